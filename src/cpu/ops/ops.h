@@ -33,6 +33,13 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH);
 
+/* One new position of causal attention for generation with a key/value cache.
+ * q[C] is the new position's query; k_cache and v_cache are [max_T, C] per sequence and already
+ * hold positions 0..pos (the new one included). Writes out[C]. scratch holds pos+1 floats per head
+ * ([NH, pos+1]). */
+void attention_forward_cached(float *out, float *scratch, const float *q, const float *k_cache,
+                              const float *v_cache, int pos, int C, int NH);
+
 /* GELU, tanh approximation (GPT-2's "gelu_new"): out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
  * (writes) */
 void gelu_forward(float *out, const float *inp, long n);
