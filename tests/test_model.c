@@ -1,0 +1,184 @@
+/* GPT-2 against PyTorch: the fixture from tools/make_fixture.py (transformers' GPT2LMHeadModel in
+ * float64) gives logits, loss and every parameter gradient of one step, and the losses and
+ * parameters of three AdamW steps; the C model must match with every available fp32 rung. */
+#include <stdint.h>
+
+#include "cpu/matmul/matmul.h"
+#include "io/files.h"
+#include "model/gpt2.h"
+#include "test.h"
+#include "util/threadpool.h"
+
+#define FIXTURE_DIR "tests/fixtures/"
+
+typedef struct {
+    int B, T, steps, V;
+    size_t num_params;
+    float lr, beta1, beta2, eps, weight_decay;
+    const float *logits, *grads, *losses, *params_after;
+    float loss;
+    void *data;
+} Expected;
+
+static int load_expected(Expected *e) {
+    size_t size;
+    Error err = {0};
+    if (read_whole_file(FIXTURE_DIR "parity_expected.bin", &e->data, &size, &err)) {
+        fprintf(stderr, "  %s\n", err.message);
+        return -1;
+    }
+    const int32_t *h = e->data;
+    if (size < 1024 + 20 || h[0] != 20261124 || h[1] != 1) return -1;
+    e->B = h[2]; e->T = h[3]; e->steps = h[4]; e->V = h[5]; e->num_params = (size_t)h[6];
+    const float *f = (const float *)((const char *)e->data + 1024);
+    e->lr = f[0]; e->beta1 = f[1]; e->beta2 = f[2]; e->eps = f[3]; e->weight_decay = f[4];
+    f += 5;
+    size_t BT = (size_t)e->B * e->T;
+    e->logits = f; f += BT * e->V;
+    e->loss = *f++;
+    e->grads = f; f += e->num_params;
+    e->losses = f; f += e->steps;
+    e->params_after = f; f += e->num_params;
+    return (size_t)((const char *)f - (const char *)e->data) == size ? 0 : -1;
+}
+
+static void check_rung(const MatmulRung *rung, const Expected *e, const GPT2Config *config, const float *params,
+                       const uint16_t *tokens) {
+    Error err = {0};
+    GPT2 model;
+    CHECK(gpt2_init_from_params(&model, config, params, &err) == 0, "%s", err.message);
+    CHECK(gpt2_enable_training(&model, &err) == 0, "%s", err.message);
+    model.matmul = rung;
+    const int B = e->B, T = e->T, BT = B * T;
+    int32_t *inputs = malloc(BT * sizeof(int32_t)), *targets = malloc(BT * sizeof(int32_t));
+    for (int step = 0; step < e->steps; step++) {
+        for (int i = 0; i < BT; i++) {
+            inputs[i] = tokens[step * BT + i];
+            targets[i] = tokens[step * BT + i + 1];
+        }
+        if (step == 0) {
+            /* logits from a forward pass without targets (the training pass overwrites them) */
+            CHECK(gpt2_forward(&model, inputs, NULL, B, T, &err) == 0, "%s", err.message);
+            float *logits = malloc((size_t)BT * e->V * sizeof(float));
+            for (int n = 0; n < BT; n++)
+                memcpy(logits + (size_t)n * e->V, model.acts.logits + (size_t)n * config->padded_vocab_size,
+                       e->V * sizeof(float));
+            double logit_error = relative_error(logits, e->logits, (long)BT * e->V);
+            CHECK(logit_error < 1e-5, "%s: logits relative error %.3g", rung->name, logit_error);
+            free(logits);
+        }
+        CHECK(gpt2_forward_backward(&model, inputs, targets, B, T, 1.0f, &err) == 0, "%s", err.message);
+        double loss_error = fabs(model.mean_loss - e->losses[step]) / fabs(e->losses[step]);
+        CHECK(loss_error < (step == 0 ? 1e-5 : 1e-4), "%s: step %d loss %.7f vs PyTorch %.7f", rung->name, step,
+              model.mean_loss, e->losses[step]);
+        if (step == 0) {
+            CHECK(fabs(model.mean_loss - e->loss) / e->loss < 1e-5, "%s: loss", rung->name);
+            size_t offset = 0;
+            for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+                double grad_error = relative_error(model.grads + offset, e->grads + offset, (long)model.param_sizes[t]);
+                CHECK(grad_error < 1e-4, "%s: gradient of %s: relative error %.3g", rung->name, gpt2_param_name(t),
+                      grad_error);
+                offset += model.param_sizes[t];
+            }
+        }
+        float norm = gpt2_grad_norm(&model);
+        gpt2_update(&model, e->lr, e->beta1, e->beta2, e->eps, e->weight_decay, 0.0f, norm, step + 1);
+    }
+    size_t offset = 0;
+    for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+        double param_error =
+            relative_error(model.params + offset, e->params_after + offset, (long)model.param_sizes[t]);
+        CHECK(param_error < 1e-4, "%s: %s after %d AdamW steps: relative error %.3g", rung->name, gpt2_param_name(t),
+              e->steps, param_error);
+        offset += model.param_sizes[t];
+    }
+    free(inputs);
+    free(targets);
+    gpt2_free(&model);
+}
+
+TEST(test_parity_with_pytorch) {
+    Expected e;
+    CHECK(load_expected(&e) == 0, "fixture %sparity_expected.bin unreadable or malformed", FIXTURE_DIR);
+    if (test_checks_failed) return;
+    Error err = {0};
+    GPT2Config config;
+    float *params;
+    CHECK(checkpoint_load(FIXTURE_DIR "parity_model.bin", &config, &params, &err) == 0, "%s", err.message);
+    uint16_t *tokens;
+    size_t count;
+    CHECK(shard_load(FIXTURE_DIR "parity_train.bin", config.vocab_size, &tokens, &count, &err) == 0, "%s", err.message);
+    if (test_checks_failed) return;
+    CHECK(gpt2_num_params(&config) == e.num_params, "parameter count");
+    CHECK(count >= (size_t)e.steps * e.B * e.T + 1, "token count");
+    int n;
+    const MatmulRung *const *rungs = matmul_rungs(&n);
+    int tested = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(rungs[i]->precision, "fp32") != 0 || !rungs[i]->available()) continue;
+        check_rung(rungs[i], &e, &config, params, tokens);
+        tested++;
+    }
+    CHECK(tested >= 1, "no fp32 rung available");
+    free(params);
+    free(tokens);
+    free(e.data);
+}
+
+/* Gradient accumulation: two half-weighted passes over the same batch give the same gradient
+ * as one full pass (to rounding). */
+TEST(test_accumulation_matches_single_pass) {
+    Error err = {0};
+    GPT2Config config = {.max_seq_len = 16, .vocab_size = 50, .padded_vocab_size = 64, .num_layers = 2,
+                         .num_heads = 2, .channels = 16};
+    GPT2 a, b;
+    CHECK(gpt2_init_random(&a, &config, 7, &err) == 0, "%s", err.message);
+    CHECK(gpt2_init_random(&b, &config, 7, &err) == 0, "%s", err.message);
+    gpt2_enable_training(&a, &err);
+    gpt2_enable_training(&b, &err);
+    int32_t inputs[2 * 9], targets[2 * 9];
+    for (int i = 0; i < 18; i++) { inputs[i] = (i * 7) % 50; targets[i] = (i * 11 + 3) % 50; }
+    gpt2_forward_backward(&a, inputs, targets, 2, 9, 1.0f, &err);
+    gpt2_forward_backward(&b, inputs, targets, 2, 9, 0.5f, &err);
+    gpt2_forward_backward(&b, inputs, targets, 2, 9, 0.5f, &err);
+    double e = relative_error(b.grads, a.grads, (long)a.num_params);
+    CHECK(e < 1e-6, "accumulated gradient differs: %.3g", e);
+    /* a bad token id is an error, not a crash */
+    inputs[3] = 50;
+    Error bad = {0};
+    CHECK(gpt2_forward(&a, inputs, targets, 2, 9, &bad) == -1 && bad.status == 2, "token >= vocab accepted");
+    Error too_long = {0};
+    CHECK(gpt2_forward(&a, inputs, NULL, 1, 17, &too_long) == -1 && too_long.status == 2, "T > max accepted");
+    gpt2_free(&a);
+    gpt2_free(&b);
+}
+
+/* The key/value-cached decoder gives the same logits as full forward passes. */
+TEST(test_cached_decoding_matches_forward) {
+    Error err = {0};
+    GPT2Config config = {.max_seq_len = 12, .vocab_size = 40, .padded_vocab_size = 48, .num_layers = 2,
+                         .num_heads = 3, .channels = 24};
+    GPT2 model;
+    CHECK(gpt2_init_random(&model, &config, 3, &err) == 0, "%s", err.message);
+    int32_t tokens[10] = {1, 5, 9, 39, 0, 7, 7, 2, 30, 11};
+    CHECK(gpt2_forward(&model, tokens, NULL, 1, 10, &err) == 0, "%s", err.message);
+    float *full = malloc(sizeof(float) * 10 * 48);
+    memcpy(full, model.acts.logits, sizeof(float) * 10 * 48);
+    for (int pos = 0; pos < 10; pos++) {
+        const float *logits = gpt2_decode_step(&model, tokens[pos], pos, &err);
+        CHECK(logits != NULL, "%s", err.message);
+        if (!logits) break;
+        double e = relative_error(logits, full + pos * 48, 40);
+        CHECK(e < 1e-5, "position %d: cached logits differ by %.3g", pos, e);
+    }
+    free(full);
+    gpt2_free(&model);
+}
+
+int main(void) {
+    pool_init(2);
+    RUN_TEST(test_parity_with_pytorch);
+    RUN_TEST(test_accumulation_matches_single_pass);
+    RUN_TEST(test_cached_decoding_matches_forward);
+    return TEST_SUMMARY();
+}
