@@ -7,8 +7,9 @@ CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O3
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wno-unused-parameter -Isrc -MMD -MP
-LDLIBS  += -lm -lpthread -ldl
+SAN     ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) -g -Wall -Wextra -Wno-unused-parameter -Isrc -MMD -MP
+LDLIBS  += -lm -lpthread -ldl $(SAN)
 
 ARCH := $(shell uname -m)
 
@@ -64,8 +65,7 @@ test-fast: $(BUILD)/cgpt $(TEST_BIN)
 
 test-asan:
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
-	  CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  LDLIBS="-lm -lpthread -ldl -fsanitize=address,undefined" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  build-asan/cgpt $(TEST_SRC:tests/%.c=build-asan/tests/%)
 	@CGPT_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1 tests/run_tests.sh build-asan
 
@@ -74,7 +74,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 fuzz:
 	$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) OPT="-O1" \
-	  CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libcgpt.a
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libcgpt.a
 	@for f in $(FUZZ_SRC); do \
 	  name=$$(basename $$f .c); \
 	  echo "== $$name ($(FUZZ_SECONDS) s)"; \

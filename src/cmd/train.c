@@ -169,6 +169,8 @@ static int file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+static const char *default_train = "data/tinyshakespeare/tiny_shakespeare_train.bin";
+
 int cmd_train(int argc, char **argv) {
     TrainOptions o = {
         .model_name = "d12", .train_pattern = "data/tinyshakespeare/tiny_shakespeare_train.bin",
@@ -201,7 +203,8 @@ int cmd_train(int argc, char **argv) {
         die(EXIT_BAD_INPUT, "train: --matmul: rung '%s' is not available on this machine (needs %s)", rung->name,
             rung->needs);
 
-    if (default_job && !file_exists(o.train_pattern)) {
+    /* The default data is prepared on first use from the text built into the binary. */
+    if (strcmp(o.train_pattern, default_train) == 0 && !file_exists(default_train)) {
         printf("preparing Tiny Shakespeare into data/tinyshakespeare/ ...\n");
         if (prepare_embedded_shakespeare("data/tinyshakespeare", &err)) error_exit(&err);
     }
