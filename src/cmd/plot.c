@@ -126,15 +126,18 @@ static int visit_log_line(void *context, const JsonObject *obj, Error *err) {
     return used;
 }
 
-/* Trailing moving average over the last `window` points (fewer at the start), so the smoothed
- * curve never uses a future value and starts where the raw one does. */
+/* Centred moving average over `window` points (fewer at the ends): a trailing one would lag the
+ * raw curve by half a window, which reads as slower training than there was. */
 static int smooth_points(const Points *in, int window, Points *out, Error *err) {
+    int before = (window - 1) / 2, after = window - 1 - before;
     double sum = 0;
+    int lo = 0, hi = 0; /* the sum covers points [lo, hi) */
     for (int i = 0; i < in->count; i++) {
-        sum += in->y[i];
-        if (i >= window) sum -= in->y[i - window];
-        int n = i + 1 < window ? i + 1 : window;
-        if (points_add(out, in->x[i], sum / n, err) != 0) return -1;
+        int want_lo = i - before > 0 ? i - before : 0;
+        int want_hi = i + after + 1 < in->count ? i + after + 1 : in->count;
+        while (hi < want_hi) sum += in->y[hi++];
+        while (lo < want_lo) sum -= in->y[lo++];
+        if (points_add(out, in->x[i], sum / (hi - lo), err) != 0) return -1;
     }
     return 0;
 }
@@ -166,7 +169,7 @@ static int build_loss_chart(char **paths, int count, const char *title, int log_
         if (read_jsonl(paths[i], visit_log_line, log, &used, err) != 0) {
             status = -1;
         } else if (used == 0) {
-            status = error_set(err, EXIT_BAD_INPUT, "%s: no line has \"step\" with \"loss\" or \"val_loss\"", paths[i]);
+            status = error_set(err, EXIT_BAD_INPUT, "%s: no line has a \"step\" with a finite \"loss\" or \"val_loss\"", paths[i]);
         } else if (smooth > 1) {
             status = smooth_points(&log->train, smooth, &log->smoothed, err);
         }
@@ -253,7 +256,7 @@ static int visit_bench_line(void *context, const JsonObject *obj, Error *err) {
     BenchRows *rows = context;
     const char *rung = json_get_string(obj, "rung");
     if (!rung) return 0;
-    const char *shape = field_text(obj, "shape"), *pass = field_text(obj, "pass");
+    const char *shape = field_text(obj, "shape"), *pass = field_text(obj, "pass"), *layer = json_get_string(obj, "layer");
     int is_gemm = shape || pass;
     if (is_gemm != rows->gemm) return 0;
     if (rows->count == rows->capacity) {
@@ -268,7 +271,8 @@ static int visit_bench_line(void *context, const JsonObject *obj, Error *err) {
     if (!json_get_number(obj, rows->metric, &row->value)) row->value = NAN;
     const char *precision = json_get_string(obj, "precision");
     char group[512];
-    snprintf(group, sizeof group, "%s%s%s", shape ? shape : "", shape && pass ? "  " : "", pass ? pass : "");
+    snprintf(group, sizeof group, "%.200s%s%.100s%s%s%.100s", shape ? shape : "", layer ? " (" : "", layer ? layer : "",
+             layer ? ")" : "", shape && pass ? "  " : "", pass ? pass : "");
     row->rung = copy_string(rung);
     row->precision = precision ? copy_string(precision) : NULL;
     row->group = rows->gemm ? copy_string(group) : NULL;
@@ -294,7 +298,7 @@ static const char *metric_title(const char *metric) {
 }
 
 static void format_speedup(double ratio, char *buffer, size_t size) {
-    snprintf(buffer, size, "%.*f\xC3\x97", ratio < 0.1 ? 3 : ratio < 10 ? 2 : ratio < 100 ? 1 : 0, ratio);
+    snprintf(buffer, size, "%.*f\xC3\x97", ratio < 0.1 ? 3 : ratio < 1 ? 2 : ratio < 10 ? 1 : 0, ratio);
 }
 
 /* Index of name in names[0..*count), adding it if new (names point at rows' strings). */
@@ -369,7 +373,7 @@ static int build_bench_chart(const char *path, const char *title, const char *me
 
     char value_title[128];
     snprintf(value_title, sizeof value_title, "%s%s%s", metric_title(metric), log_scale ? " (log scale)" : "",
-             "   \xC2\xB7   labels: value and speedup over the first rung");
+             "   \xC2\xB7   bar labels: value, speedup over the first rung");
     char default_title[128];
     snprintf(default_title, sizeof default_title, gemm ? "GEMM throughput by rung" : "Matmul rung ladder: %s",
              metric_title(metric));
