@@ -75,7 +75,9 @@ if "$CGPT" train --model d6 -b 4 -t 64 --steps $steps --lr 1e-3 --val-every 0 --
   first=$(head -1 fall.jsonl | sed -E 's/.*"loss":([^,]*).*/\1/'); last=$(tail -1 fall.jsonl | sed -E 's/.*"loss":([^,]*).*/\1/')
   if awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.5) }'; then ok "loss falls on Tiny Shakespeare ($first -> $last)"
   else fail "loss falls" "first $first last $last"; fi
-  [ -s data/tinyshakespeare/tiny_shakespeare_val.bin ] && ok "default data prepared on first use" || fail "default data" "no val shard"
+  # llm.c's split of Tiny Shakespeare: 32,768 validation and 305,260 training tokens
+  counts=$(for s in val train; do od -A n -t d4 -j 8 -N 4 data/tinyshakespeare/tiny_shakespeare_$s.bin; done | tr -s ' \n' ' ')
+  [ "$counts" = " 32768 305260 " ] && ok "default data prepared on first use (32,768 + 305,260 tokens)" || fail "default data" "token counts [$counts]"
 else fail "loss falls" "$(tail -3 fall.txt)"; fi
 
 # ---- help for every command

@@ -51,6 +51,9 @@ int prepare_shards(const Tokenizer *tok, const char *const *texts, const size_t 
                 free(ids);
                 return -1;
             }
+            /* A chunk that ends in "\n\n" gets a <|endoftext|> for the empty section after it; the
+             * next chunk starts with its own, so drop this one to match encoding the whole text. */
+            if (end < lengths[f] && n > 0 && ids[n - 1] == GPT2_EOT_TOKEN) n--;
             done_bytes += end - start;
             start = end;
             if (progress) show_bar(done_bytes, total_bytes, started);

@@ -24,10 +24,17 @@ void tokenizer_free(Tokenizer *tok);
 
 int tokenizer_vocab_size(const Tokenizer *tok); /* 50257: 50256 merges-derived tokens + <|endoftext|> */
 
-/* Appends the ids of text[0..len) to *ids (growing *ids/*capacity with realloc; *count updated).
- * Invalid UTF-8 bytes are each treated as a separate non-letter, non-digit character. */
+/* Appends the ids of text[0..len) to *ids (growing *ids and *capacity with realloc; *count updated).
+ * Invalid UTF-8 (each byte that does not begin a complete, valid sequence) is treated as one
+ * character per byte that is neither letter, number nor space; the bytes still decode back exactly. */
 int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, int32_t **ids, size_t *count,
                      size_t *capacity, Error *err);
+/* Encodes a corpus the way llm.c's Tiny Shakespeare script does: the text is cut right after each
+ * "\n\n" (found left to right without overlap, so "\n\n\n" is cut after its first two newlines), and
+ * every section, including an empty last one, is preceded by <|endoftext|> (so ids start with it).
+ * Appends like tokenizer_encode. Fails if the vocabulary has no <|endoftext|> token. */
+int tokenizer_encode_documents(const Tokenizer *tok, const char *text, size_t len, int32_t **ids, size_t *count,
+                               size_t *capacity, Error *err);
 /* The bytes of one token (not NUL-terminated; *len set). NULL if id is out of range. */
 const char *tokenizer_token_bytes(const Tokenizer *tok, int id, size_t *len);
 
