@@ -17,6 +17,8 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     atomic_uint generation;      /* bumped for each pool_run and for shutdown */
+    unsigned start_generation;   /* the generation new workers start from (read before they exist,
+                                    so a shutdown posted before a worker first runs is not missed) */
     /* The claim word packs [63:40] run id, [39:20] task count, [19:0] next task index, so a worker
      * can only claim a task of the run that is posted now: a late worker of an earlier run fails
      * its compare-and-swap instead of running a stale index. */
@@ -61,7 +63,7 @@ static void run_tasks(void) {
 
 static void *worker_main(void *arg) {
     worker_index = (int)(long)arg;
-    unsigned seen = atomic_load(&pool.generation);
+    unsigned seen = pool.start_generation;
     for (;;) {
         unsigned gen;
         int spins = 0;
@@ -97,6 +99,7 @@ void pool_init(int n_threads) {
     if (pool.size == n_threads) return;
     pool_shutdown();
     pool.size = n_threads;
+    pool.start_generation = atomic_load(&pool.generation);
     for (int t = 1; t < n_threads; t++) {
         if (pthread_create(&pool.threads[t], NULL, worker_main, (void *)(long)t) != 0) {
             pool.size = t; /* fewer threads than asked: still correct */

@@ -1,7 +1,228 @@
-/* Rung "amx": PLACEHOLDER until its implementation lands; reports itself unavailable. */
+/* Rung "amx": Intel AMX-BF16 tiles (Sapphire Rapids and later). Operands are rounded to bf16 and
+ * packed the way tile loads read them (A in 16-row row-major panels, B in VNNI K-pair panels); each
+ * 32x32 output block is four 16x16 fp32 tiles fed by tdpbf16ps over the whole depth. fp32 in/out. */
 #include "cpu/matmul/matmul.h"
+
+#include "util/cpu.h"
+
+/* GCC names the AMX macros __AMX_TILE__/__AMX_BF16__, clang __AMXTILE__/__AMXBF16__ */
+#if (defined(__AMX_TILE__) || defined(__AMXTILE__)) && (defined(__AMX_BF16__) || defined(__AMXBF16__)) && \
+    defined(__AVX512BF16__) && defined(__AVX512BW__)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/matmul/bf16_pack.h"
+#include "util/threadpool.h"
+
+enum {
+    TILE_ROWS = 16,      /* rows of every tile; also the fp32 columns of a C tile (64 bytes) */
+    TILE_PAIRS = 16,     /* K-pairs in an A or B tile: 32 bf16 = 64 bytes per A row */
+    BLOCK = 32,          /* output block per kernel call: 2 x 2 C tiles */
+    MAX_TILE_BLOCKS = 8, /* largest output tile of one task, in blocks per side */
+};
+
+/* Tile registers: four accumulators, two A tiles (rows 0-15, 16-31), two B tiles (cols 0-15,
+ * 16-31). Macros, not an enum: GCC's tile intrinsics paste the number into the instruction text. */
+#define C00 0
+#define C01 1
+#define C10 2
+#define C11 3
+#define A0 4
+#define A1 5
+#define B0 6
+#define B1 7
+
+/* The 64-byte operand of ldtilecfg, palette 1. */
+typedef struct {
+    uint8_t palette;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t bytes_per_row[16];
+    uint8_t rows[16];
+} TileConfig;
+_Static_assert(sizeof(TileConfig) == 64, "ldtilecfg reads exactly 64 bytes");
+
+/* Tile configuration is per thread state: every task loads it before touching a tile. */
+static void configure_tiles(void) {
+    _Alignas(64) TileConfig config;
+    memset(&config, 0, sizeof config);
+    config.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        config.bytes_per_row[t] = 64;
+        config.rows[t] = TILE_ROWS;
+    }
+    _tile_loadconfig(&config);
+}
+
+/* 0 = not asked yet, 1 = tiles usable, -1 = not (CPU lacks AMX or Linux refused tile data). Asked
+ * once from the calling thread; the permission covers every thread of the process. */
+static int amx_state;
+
+static int amx_usable(void) {
+    if (amx_state == 0) amx_state = cpu_features()->amx_bf16 && cpu_request_amx() == 0 ? 1 : -1;
+    return amx_state > 0;
+}
+
+typedef struct {
+    float *out;
+    long ldo;
+    const float *bias;
+    int overwrite;
+    int rows, cols, depth;
+    int pairs;                     /* K-pairs, padded to whole tiles */
+    Bf16Source a, b;
+    uint32_t *a_packed, *b_packed; /* 16-row panels of A (row-major bf16), 16-column panels of B (VNNI) */
+    Bf16PackPlan a_plan, b_plan;
+    int tile_blocks_down, tile_blocks_across, col_tiles; /* output tile of one task, in 32x32 blocks */
+} Gemm;
+
+static void pack_task(void *context, int task) {
+    const Gemm *g = context;
+    if (task < g->a_plan.tasks) bf16_run_pack_plan(&g->a_plan, task);
+    else bf16_run_pack_plan(&g->b_plan, task - g->a_plan.tasks);
+}
+
+/* out block at (row, col), up to 32 x 32 valid, (+)= A panels [2*block_row, +1] . B panels
+ * [2*block_col, +1] over the whole depth. The tiles go through a scratch block so that edges
+ * (rows/cols past the matrix) never touch memory outside out, and bias is added in the same pass. */
+static void block_kernel(const Gemm *g, int block_row, int block_col, float *scratch) {
+    const long panel = (long)TILE_ROWS * g->pairs; /* dwords per panel, both operands */
+    const uint32_t *a0 = g->a_packed + 2L * block_row * panel, *a1 = a0 + panel;
+    const uint32_t *b0 = g->b_packed + 2L * block_col * panel, *b1 = b0 + panel;
+    const long a_stride = 4L * g->pairs; /* bytes from one A row to the next */
+    _tile_zero(C00);
+    _tile_zero(C01);
+    _tile_zero(C10);
+    _tile_zero(C11);
+    for (int q = 0; q < g->pairs; q += TILE_PAIRS) {
+        _tile_loadd(A0, a0 + q, a_stride);
+        _tile_loadd(A1, a1 + q, a_stride);
+        _tile_loadd(B0, b0 + (long)q * TILE_ROWS, 64);
+        _tile_loadd(B1, b1 + (long)q * TILE_ROWS, 64);
+        _tile_dpbf16ps(C00, A0, B0);
+        _tile_dpbf16ps(C01, A0, B1);
+        _tile_dpbf16ps(C10, A1, B0);
+        _tile_dpbf16ps(C11, A1, B1);
+    }
+    _tile_stored(C00, scratch, BLOCK * 4);
+    _tile_stored(C01, scratch + 16, BLOCK * 4);
+    _tile_stored(C10, scratch + 16 * BLOCK, BLOCK * 4);
+    _tile_stored(C11, scratch + 16 * BLOCK + 16, BLOCK * 4);
+
+    int row = block_row * BLOCK, col = block_col * BLOCK;
+    int rows = g->rows - row < BLOCK ? g->rows - row : BLOCK, cols = g->cols - col;
+    for (int i = 0; i < rows; i++) {
+        float *dst = g->out + (row + i) * g->ldo + col;
+        for (int v = 0; v < 2; v++) {
+            __mmask16 mask = bf16_mask16(cols - 16 * v);
+            if (!mask) continue;
+            __m512 base = !g->overwrite ? _mm512_maskz_loadu_ps(mask, dst + 16 * v)
+                          : g->bias     ? _mm512_maskz_loadu_ps(mask, g->bias + col + 16 * v)
+                                        : _mm512_setzero_ps();
+            _mm512_mask_storeu_ps(dst + 16 * v, mask, _mm512_add_ps(base, _mm512_load_ps(scratch + i * BLOCK + 16 * v)));
+        }
+    }
+}
+
+static void tile_task(void *context, int task) {
+    const Gemm *g = context;
+    _Alignas(64) float scratch[BLOCK * BLOCK];
+    configure_tiles();
+    int row_blocks = (g->rows + BLOCK - 1) / BLOCK, col_blocks = (g->cols + BLOCK - 1) / BLOCK;
+    int first_row = task / g->col_tiles * g->tile_blocks_down, first_col = task % g->col_tiles * g->tile_blocks_across;
+    int last_row = first_row + g->tile_blocks_down < row_blocks ? first_row + g->tile_blocks_down : row_blocks;
+    int last_col = first_col + g->tile_blocks_across < col_blocks ? first_col + g->tile_blocks_across : col_blocks;
+    /* a B block (two panels, the whole depth) stays in L1/L2 while the A blocks of the tile pass */
+    for (int bc = first_col; bc < last_col; bc++)
+        for (int br = first_row; br < last_row; br++) block_kernel(g, br, bc, scratch);
+    _tile_release(); /* tile data back to its initial state: no 8 KiB to save on context switches */
+}
+
+/* Packed panels of the latest call, kept between calls; calls must not overlap. */
+static uint32_t *pack_buffer;
+static size_t pack_capacity; /* in dwords */
+
+static uint32_t *pack_space(size_t dwords) {
+    if (dwords < 16) dwords = 16;
+    if (dwords > pack_capacity) {
+        free(pack_buffer);
+        size_t bytes = (dwords * sizeof(uint32_t) + 63) / 64 * 64;
+        pack_buffer = aligned_alloc(64, bytes);
+        if (!pack_buffer) abort();
+        pack_capacity = bytes / sizeof(uint32_t);
+    }
+    return pack_buffer;
+}
+
+static void gemm(Gemm *g) {
+    if (g->rows <= 0 || g->cols <= 0) return;
+    if (!amx_usable()) { /* the registry never runs an unavailable rung; a direct call is a bug */
+        fprintf(stderr, "cgpt: matmul rung amx called without AMX tile permission\n");
+        abort();
+    }
+    /* depth padded to whole tiles (zeros multiply to nothing); panels in pairs, one per C tile */
+    g->pairs = bf16_div_up(bf16_div_up(g->depth, 2), TILE_PAIRS) * TILE_PAIRS;
+    if (g->pairs == 0) g->pairs = TILE_PAIRS;
+    int row_blocks = bf16_div_up(g->rows, BLOCK), col_blocks = bf16_div_up(g->cols, BLOCK);
+    size_t a_dwords = (size_t)row_blocks * BLOCK * g->pairs, b_dwords = (size_t)col_blocks * BLOCK * g->pairs;
+    g->a_packed = pack_space(a_dwords + b_dwords);
+    g->b_packed = g->a_packed + a_dwords; /* a_dwords is a multiple of 512: stays 64-byte aligned */
+    bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, TILE_ROWS, 2 * row_blocks, g->pairs, 1);
+    bf16_plan_pack(&g->b_plan, &g->b, g->b_packed, TILE_ROWS, 2 * col_blocks, g->pairs, 0);
+    pool_run(g->a_plan.tasks + g->b_plan.tasks, pack_task, g);
+
+    /* output tiles: as large as keeps several per thread; only which thread computes an element
+     * depends on this, never its sum order */
+    int threads = pool_size();
+    int down = row_blocks < MAX_TILE_BLOCKS ? row_blocks : MAX_TILE_BLOCKS;
+    int across = col_blocks < MAX_TILE_BLOCKS ? col_blocks : MAX_TILE_BLOCKS;
+    while (bf16_div_up(row_blocks, down) * bf16_div_up(col_blocks, across) < 4 * threads && (down > 1 || across > 1)) {
+        if (across >= down && across > 1) across = bf16_div_up(across, 2);
+        else down = bf16_div_up(down, 2);
+    }
+    g->tile_blocks_down = down;
+    g->tile_blocks_across = across;
+    g->col_tiles = bf16_div_up(col_blocks, across);
+    pool_run(bf16_div_up(row_blocks, down) * g->col_tiles, tile_task, g);
+}
+
+static int amx_available(void) { return amx_usable(); }
+
+static void amx_forward(float *out, const float *inp, const float *weight, const float *bias, int M, int N, int K) {
+    Gemm g = {.out = out, .ldo = N, .bias = bias, .overwrite = 1, .rows = M, .cols = N, .depth = K,
+              .a = {.data = inp, .stride_w = K, .stride_p = 1, .width = M, .depth = K},
+              .b = {.data = weight, .stride_w = K, .stride_p = 1, .width = N, .depth = K}};
+    gemm(&g);
+}
+
+static void amx_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
+    Gemm g = {.out = dinp, .ldo = K, .rows = M, .cols = K, .depth = N,
+              .a = {.data = dout, .stride_w = N, .stride_p = 1, .width = M, .depth = N},
+              .b = {.data = weight, .stride_w = 1, .stride_p = K, .width = K, .depth = N}};
+    gemm(&g);
+}
+
+static void amx_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
+    Gemm g = {.out = dweight, .ldo = K, .rows = N, .cols = K, .depth = M,
+              .a = {.data = dout, .stride_w = 1, .stride_p = N, .width = N, .depth = M},
+              .b = {.data = inp, .stride_w = 1, .stride_p = K, .width = K, .depth = M}};
+    gemm(&g);
+}
+
+const MatmulRung matmul_amx = {
+    .name = "amx", .needs = "AMX-BF16", .precision = "bf16",
+    .description = "AMX-BF16 tiles (2x2 16x16 fp32 accumulators) on bf16-packed panels, all cores",
+    .auto_rank = 0, .available = amx_available,
+    .forward = amx_forward, .backward_input = amx_backward_input,
+    .backward_weight = amx_backward_weight, .backward_bias = NULL,
+};
+
+#else /* built without AMX support: listed, never available */
 static int never(void) { return 0; }
 const MatmulRung matmul_amx = {
-    .name = "amx", .needs = "-", .precision = "fp32", .description = "not yet implemented",
+    .name = "amx", .needs = "AMX-BF16", .precision = "bf16",
+    .description = "AMX-BF16 tiles (not in this build)",
     .auto_rank = 0, .available = never,
 };
+#endif
