@@ -34,7 +34,8 @@ typedef struct {
 static const char *usage_text =
     "usage: cgpt train [options]\n"
     "  With no options: the built-in job. Prepares Tiny Shakespeare into data/tinyshakespeare/ if\n"
-    "  needed, trains GPT-2 124M from scratch at B=4, T=64, evaluates, and prints a sample.\n\n"
+    "  needed, trains GPT-2 124M from scratch at B=4, T=64 for 40 steps (4 of warm-up), evaluates,\n"
+    "  prints a sample and saves runs/default/{model.bin,state.bin,log.jsonl}.\n\n"
     "model:\n"
     "  --model NAME        random init: d6, d12 (GPT-2 124M), d24, d36, d48   [d12]\n"
     "  --init FILE         start from an llm.c checkpoint instead\n"
@@ -185,6 +186,7 @@ int cmd_train(int argc, char **argv) {
         o.out_dir = "runs/default";
         o.log_path = "runs/default/log.jsonl";
         o.sample_every = o.steps;
+        o.warmup = 4; /* from scratch at lr 6e-4, a few warm-up steps avoid an early loss spike */
     }
     parse_options(&o, argc, argv);
     Error err = {0};
