@@ -1,0 +1,310 @@
+/* The GEMM frame (see gemm_frame.h): problem set-up for the three passes, task planning, panel
+ * packing and the blocked loops around a rung's micro-kernel. Compiled for baseline x86-64, so it
+ * holds no SIMD code of its own: the speed lives in the micro-kernel and, optionally, its packer. */
+#include "cpu/matmul/gemm_frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+/* An operand up to this size is packed once and shared by all tasks (it then stays in L2/L3). */
+#define WHOLE_PACK_LIMIT_BYTES (8L << 20)
+/* Tasks per thread when splitting is free: enough for the pool to balance uneven progress. */
+#define TASKS_PER_THREAD 8
+
+static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
+static int min_int(int a, int b) { return a < b ? a : b; }
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+GemmProblem gemm_forward_problem(float *out, const float *inp, const float *weight, const float *bias,
+                                 int M, int N, int K) {
+    /* out[M,N] = inp[M,K] . weight[N,K]^T: B[k, n] = weight[n*K + k] */
+    return (GemmProblem){.m = M, .n = N, .k = K,
+                         .a = inp, .a_row_stride = K, .a_col_stride = 1,
+                         .b = weight, .b_row_stride = 1, .b_col_stride = K,
+                         .c = out, .c_row_stride = N, .accumulate = 0, .bias = bias};
+}
+
+GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const float *weight, int M,
+                                        int N, int K) {
+    /* dinp[M,K] += dout[M,N] . weight[N,K]: the inner dimension is N */
+    return (GemmProblem){.m = M, .n = K, .k = N,
+                         .a = dout, .a_row_stride = N, .a_col_stride = 1,
+                         .b = weight, .b_row_stride = K, .b_col_stride = 1,
+                         .c = dinp, .c_row_stride = K, .accumulate = 1, .bias = NULL};
+}
+
+GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
+                                         int N, int K) {
+    /* dweight[N,K] += dout[M,N]^T . inp[M,K]: A[n, m] = dout[m*N + n], the inner dimension is M */
+    return (GemmProblem){.m = N, .n = K, .k = M,
+                         .a = dout, .a_row_stride = 1, .a_col_stride = N,
+                         .b = inp, .b_row_stride = K, .b_col_stride = 1,
+                         .c = dweight, .c_row_stride = K, .accumulate = 1, .bias = NULL};
+}
+
+void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *problem, int n_threads) {
+    const GemmProblem *p = problem;
+    int mr = kernel->mr, nr = kernel->nr;
+    memset(plan, 0, sizeof *plan);
+    plan->kernel = kernel;
+    plan->problem = *problem;
+    plan->m_padded = round_up(p->m, mr);
+    plan->n_padded = round_up(p->n, nr);
+    if (n_threads < 1) n_threads = 1;
+
+    /* Rows per task: the A block a task keeps in L2 while it sweeps its columns. */
+    plan->task_rows = min_int(plan->m_padded, round_up(kernel->mc, mr));
+    plan->tasks_m = ceil_div(p->m, plan->task_rows);
+    int tasks_wanted = n_threads > 1 ? TASKS_PER_THREAD * n_threads : 1;
+
+    /* Several column tasks would each pack the same A block, several row tasks the same B panels:
+     * pack whole the small operand that would otherwise be packed again, the smaller if both are.
+     * At GPT-2's M = 256 that is A (the activations or dout) in forward and backward_input. */
+    long a_bytes = (long)plan->m_padded * p->k * 4, b_bytes = (long)plan->n_padded * p->k * 4;
+    int a_small = p->k > 0 && a_bytes <= WHOLE_PACK_LIMIT_BYTES;
+    int b_small = p->k > 0 && b_bytes <= WHOLE_PACK_LIMIT_BYTES;
+    /* B whose rows hold n contiguously (backward_input's weight, backward_weight's inp) needs no
+     * packing at all: the micro-kernel reads its NR-wide row pieces in place. */
+    plan->direct_b = p->b_col_stride == 1;
+    if (!plan->direct_b && b_small && plan->tasks_m > 1 && !(a_small && a_bytes < b_bytes && n_threads > 1))
+        plan->whole_b = 1;
+    else if (a_small && n_threads > 1 && !(plan->direct_b && plan->tasks_m > 1))
+        plan->whole_a = 1;
+
+    /* With a small B (packed whole, or read in place from L2/L3), cutting m into more row tasks
+     * costs nothing: cut finely for balance. (A big B read in place would be streamed from memory
+     * once per row task instead.) */
+    if (b_small && (plan->whole_b || plan->direct_b) && !plan->whole_a && plan->tasks_m < tasks_wanted) {
+        plan->task_rows = round_up(ceil_div(p->m, tasks_wanted), mr);
+        plan->tasks_m = ceil_div(p->m, plan->task_rows);
+    }
+
+    /* Columns per task. With A packed whole, cutting n costs nothing, so cut finely for balance;
+     * otherwise every column task packs its A block again, so make just enough tasks. */
+    int column_tasks;
+    if (plan->whole_a)
+        column_tasks = ceil_div(tasks_wanted, plan->tasks_m);
+    else if (plan->tasks_m >= n_threads)
+        column_tasks = 1;
+    else
+        column_tasks = ceil_div(n_threads, plan->tasks_m);
+    column_tasks = min_int(column_tasks, plan->n_padded / nr);
+    plan->task_cols = round_up(ceil_div(p->n, column_tasks), nr);
+    plan->tasks_n = ceil_div(p->n, plan->task_cols);
+    plan->tasks = plan->tasks_m * plan->tasks_n;
+
+    int panels = plan->whole_a ? plan->m_padded / mr : plan->n_padded / nr;
+    int units = ceil_div(p->k, kernel->kc) * panels;
+    plan->pack_parts = n_threads > 1 ? min_int(units, TASKS_PER_THREAD * n_threads) : 1;
+}
+
+size_t gemm_whole_floats(const GemmPlan *plan) {
+    if (plan->whole_a) return (size_t)plan->m_padded * plan->problem.k;
+    if (plan->whole_b) return (size_t)plan->n_padded * plan->problem.k;
+    return 0;
+}
+
+size_t gemm_scratch_floats(const GemmPlan *plan) {
+    /* an A block (task rows x kc) and one B micro-panel (kc x NR) */
+    const GemmKernel *kernel = plan->kernel;
+    return (size_t)kernel->kc * (plan->task_rows + kernel->nr);
+}
+
+void gemm_pack_panel(float *restrict dst, const float *restrict src, long lane_stride, long k_stride,
+                     int lanes_used, int width, long k_len) {
+    if (lane_stride == 1) {
+        /* lanes contiguous in memory: copy one row of lanes per k step */
+        for (long p = 0; p < k_len; p++) {
+            const float *from = src + p * k_stride;
+            float *to = dst + p * width;
+            for (int lane = 0; lane < lanes_used; lane++) to[lane] = from[lane];
+            for (int lane = lanes_used; lane < width; lane++) to[lane] = 0.0f;
+        }
+        return;
+    }
+    /* a transpose: read each lane's run of k values in order, write them with stride `width` */
+    for (int lane = 0; lane < width; lane++) {
+        const float *from = src + lane * lane_stride;
+        if (lane < lanes_used)
+            for (long p = 0; p < k_len; p++) dst[p * width + lane] = from[p * k_stride];
+        else
+            for (long p = 0; p < k_len; p++) dst[p * width + lane] = 0.0f;
+    }
+}
+
+/* Packs whole-operand unit `unit` = (k block, panel) at its place in plan->whole:
+ * k block b holds all panels of that block, panel q at offset q * width * k_len. */
+static void pack_whole_unit(const GemmPlan *plan, int unit) {
+    const GemmProblem *p = &plan->problem;
+    const GemmKernel *kernel = plan->kernel;
+    GemmPackPanel pack = kernel->pack ? kernel->pack : gemm_pack_panel;
+    int width = plan->whole_a ? kernel->mr : kernel->nr;
+    int extent = plan->whole_a ? p->m : p->n, padded = plan->whole_a ? plan->m_padded : plan->n_padded;
+    int panels = padded / width;
+    int block = unit / panels, panel = unit % panels;
+    long k0 = (long)block * kernel->kc, k_len = min_int(kernel->kc, p->k - (int)k0);
+    long lane0 = (long)panel * width;
+    float *dst = plan->whole + k0 * padded + lane0 * k_len;
+    if (plan->whole_a)
+        pack(dst, p->a + lane0 * p->a_row_stride + k0 * p->a_col_stride, p->a_row_stride,
+             p->a_col_stride, min_int(width, extent - (int)lane0), width, k_len);
+    else
+        pack(dst, p->b + lane0 * p->b_col_stride + k0 * p->b_row_stride, p->b_col_stride,
+             p->b_row_stride, min_int(width, extent - (int)lane0), width, k_len);
+}
+
+void gemm_pack_whole(const GemmPlan *plan, int part) {
+    int padded = plan->whole_a ? plan->m_padded : plan->n_padded;
+    int width = plan->whole_a ? plan->kernel->mr : plan->kernel->nr;
+    int units = ceil_div(plan->problem.k, plan->kernel->kc) * (padded / width);
+    long first = (long)units * part / plan->pack_parts, last = (long)units * (part + 1) / plan->pack_parts;
+    for (long unit = first; unit < last; unit++) pack_whole_unit(plan, (int)unit);
+}
+
+/* An edge tile: the kernel writes a full tile to a buffer and only the valid part is stored,
+ * with the same arithmetic (one add of C or bias) as the kernel's own store. */
+static void edge_tile(const GemmKernel *kernel, long k_len, const float *a_panel, const float *b_panel,
+                      long b_step, float *c, long c_row_stride, int rows, int cols, int accumulate, const float *bias) {
+    _Alignas(64) float tile[GEMM_MAX_TILE];
+    kernel->kernel(k_len, a_panel, b_panel, b_step, tile, kernel->nr, 0, NULL);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            float sum = tile[i * kernel->nr + j];
+            float *out = c + i * c_row_stride + j;
+            *out = accumulate ? *out + sum : bias ? bias[j] + sum : sum;
+        }
+}
+
+/* k = 0: the product is empty, so C = bias (or 0) unless accumulating. */
+static void empty_product(const GemmProblem *p, int m0, int m1, int n0, int n1) {
+    if (p->accumulate) return;
+    for (int i = m0; i < m1; i++)
+        for (int j = n0; j < n1; j++) p->c[(long)i * p->c_row_stride + j] = p->bias ? p->bias[j] : 0.0f;
+}
+
+/* Packs rows [m0, m1) of A over k block [k0, k0 + k_len) into consecutive MR panels. When A's rows
+ * are its contiguous dimension (backward_weight reads dout transposed), one k step of the whole
+ * block is a single run of memory: walk it that way rather than panel by panel, which would touch
+ * every one of the k_len far-apart rows once per panel. */
+static void pack_a_block(GemmPackPanel pack, float *dst, const GemmProblem *p, int m0, int m1, int k0,
+                         long k_len, int mr) {
+    if (p->a_row_stride == 1) {
+        int panels = (m1 - m0 + mr - 1) / mr;
+        for (long step = 0; step < k_len; step++) {
+            const float *from = p->a + (k0 + step) * p->a_col_stride + m0;
+            for (int panel = 0; panel < panels; panel++) {
+                float *to = dst + (long)panel * mr * k_len + step * mr;
+                int lanes = min_int(mr, m1 - m0 - panel * mr);
+                for (int lane = 0; lane < lanes; lane++) to[lane] = from[panel * mr + lane];
+                for (int lane = lanes; lane < mr; lane++) to[lane] = 0.0f;
+            }
+        }
+        return;
+    }
+    for (int i = m0; i < m1; i += mr)
+        pack(dst + (long)(i - m0) * k_len, p->a + (long)i * p->a_row_stride + k0 * p->a_col_stride,
+             p->a_row_stride, p->a_col_stride, min_int(mr, m1 - i), mr, k_len);
+}
+
+void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
+    const GemmProblem *p = &plan->problem;
+    const GemmKernel *kernel = plan->kernel;
+    GemmPackPanel pack = kernel->pack ? kernel->pack : gemm_pack_panel;
+    int mr = kernel->mr, nr = kernel->nr;
+    int m0 = task / plan->tasks_n * plan->task_rows, m1 = min_int(p->m, m0 + plan->task_rows);
+    int n0 = task % plan->tasks_n * plan->task_cols, n1 = min_int(p->n, n0 + plan->task_cols);
+    if (p->k == 0) { empty_product(p, m0, m1, n0, n1); return; }
+    float *a_block = scratch, *b_panel = scratch + (size_t)kernel->kc * plan->task_rows;
+
+    for (int k0 = 0; k0 < p->k; k0 += kernel->kc) {
+        long k_len = min_int(kernel->kc, p->k - k0);
+        /* the first k block stores (plus bias) unless the problem accumulates; later ones add */
+        int accumulate = k0 > 0 || p->accumulate;
+        const float *bias = accumulate ? NULL : p->bias;
+
+        const float *a_base;
+        if (plan->whole_a) {
+            a_base = plan->whole + (long)k0 * plan->m_padded + (long)m0 * k_len;
+        } else {
+            pack_a_block(pack, a_block, p, m0, m1, k0, k_len, mr);
+            a_base = a_block;
+        }
+        for (int j = n0; j < n1; j += nr) {
+            const float *b_micro;
+            long b_step = nr;
+            if (plan->direct_b && n1 - j >= nr) {
+                b_micro = p->b + (long)k0 * p->b_row_stride + j;
+                b_step = p->b_row_stride;
+            } else if (plan->whole_b) {
+                b_micro = plan->whole + (long)k0 * plan->n_padded + (long)j * k_len;
+            } else {
+                pack(b_panel, p->b + (long)j * p->b_col_stride + k0 * p->b_row_stride, p->b_col_stride,
+                     p->b_row_stride, min_int(nr, n1 - j), nr, k_len);
+                b_micro = b_panel;
+            }
+            int cols = min_int(nr, n1 - j);
+            const float *bias_j = bias ? bias + j : NULL;
+            /* the B micro-panel stays in L1 while the A block streams past it from L2 */
+            for (int i = m0; i < m1; i += mr) {
+                int rows = min_int(mr, m1 - i);
+                const float *a_micro = a_base + (long)(i - m0) * k_len;
+                float *c = p->c + (long)i * p->c_row_stride + j;
+                if (rows == mr && cols == nr)
+                    kernel->kernel(k_len, a_micro, b_micro, b_step, c, p->c_row_stride, accumulate, bias_j);
+                else
+                    edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols,
+                              accumulate, bias_j);
+            }
+        }
+    }
+}
+
+float *gemm_buffer_reserve(GemmBuffer *buffer, size_t floats) {
+    if (floats == 0) floats = 16; /* never hand out NULL */
+    if (floats > buffer->floats) {
+        free(buffer->data);
+        /* grow with headroom so that a sequence of slightly larger shapes does not reallocate */
+        size_t grown = floats + floats / 4;
+        buffer->data = xaligned(grown * sizeof(float), "matmul packing buffer");
+        buffer->floats = grown;
+    }
+    return buffer->data;
+}
+
+void gemm_serial(const GemmKernel *kernel, const GemmProblem *problem, GemmBuffer *whole,
+                 GemmBuffer *scratch) {
+    if (problem->m <= 0 || problem->n <= 0) return;
+    GemmPlan plan;
+    gemm_plan(&plan, kernel, problem, 1);
+    plan.whole = gemm_buffer_reserve(whole, gemm_whole_floats(&plan));
+    float *scratch_floats = gemm_buffer_reserve(scratch, gemm_scratch_floats(&plan));
+    if (plan.whole_a || plan.whole_b)
+        for (int part = 0; part < plan.pack_parts; part++) gemm_pack_whole(&plan, part);
+    for (int task = 0; task < plan.tasks; task++) gemm_run_task(&plan, task, scratch_floats);
+}
+
+/* The portable micro-kernel: plain C the compiler vectorises with whatever the baseline offers
+ * (SSE2 on x86-64). 4 x 8 keeps its accumulators within the 16 XMM registers. */
+enum { PORTABLE_MR = 4, PORTABLE_NR = 8 };
+
+static void portable_kernel(long k_len, const float *a_panel, const float *b_panel, long b_step, float *c,
+                            long c_row_stride, int accumulate, const float *bias) {
+    float sum[PORTABLE_MR][PORTABLE_NR] = {{0}};
+    for (long p = 0; p < k_len; p++) {
+        const float *a = a_panel + p * PORTABLE_MR, *b = b_panel + p * b_step;
+        for (int i = 0; i < PORTABLE_MR; i++)
+            for (int j = 0; j < PORTABLE_NR; j++) sum[i][j] += a[i] * b[j];
+    }
+    for (int i = 0; i < PORTABLE_MR; i++)
+        for (int j = 0; j < PORTABLE_NR; j++) {
+            float *out = c + i * c_row_stride + j;
+            *out = accumulate ? *out + sum[i][j] : bias ? bias[j] + sum[i][j] : sum[i][j];
+        }
+}
+
+const GemmKernel gemm_kernel_portable = {
+    .name = "portable", .mr = PORTABLE_MR, .nr = PORTABLE_NR, .kc = 256, .mc = 128,
+    .kernel = portable_kernel, .pack = NULL,
+};

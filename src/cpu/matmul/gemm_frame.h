@@ -1,0 +1,103 @@
+/* The GEMM frame shared by the SIMD rungs, split as in BLIS: this frame does the packing into
+ * register-tile panels and the cache blocking; a rung supplies only a micro-kernel (one MR x NR tile
+ * of C over kc steps) and its block sizes. One general operation covers the three matmul passes:
+ *   C[m, n] (+)= sum over p of A[m, p] * B[p, n]   (+ bias[n]), A and B with arbitrary strides. */
+#ifndef CGPT_GEMM_FRAME_H
+#define CGPT_GEMM_FRAME_H
+
+#include <stddef.h>
+
+/* Largest register tile (MR * NR floats) a kernel may use: edge tiles go through a stack buffer. */
+#define GEMM_MAX_TILE 2048
+
+/* Computes one MR x NR tile: sum over p < k_len of a_panel[p*MR + i] * b_panel[p*b_step + j].
+ * b_step is NR for a packed B panel, or B's row stride when B is read in place (its rows already
+ * hold NR contiguous floats: no copy needed). If accumulate, c[i, j] += sum; else c[i, j] = sum
+ * (+ bias[j] when bias is not NULL). c is row-major with c_row_stride floats between rows. */
+typedef void (*GemmMicroKernel)(long k_len, const float *a_panel, const float *b_panel, long b_step,
+                                float *c, long c_row_stride, int accumulate, const float *bias);
+
+/* Copies a panel of `width` (MR or NR) lanes over k_len steps into dst[p*width + lane], reading
+ * src[lane*lane_stride + p*k_stride]; lanes >= lanes_used are zero. A rung may supply a faster one
+ * (the transposing case, k_stride == 1, is the expensive one); NULL means gemm_pack_panel. */
+typedef void (*GemmPackPanel)(float *dst, const float *src, long lane_stride, long k_stride,
+                              int lanes_used, int width, long k_len);
+
+typedef struct GemmKernel {
+    const char *name;
+    int mr, nr;   /* register tile of C */
+    int kc;       /* k steps per packed block: an A block (mc x kc) stays in L2, a B panel in L1 */
+    int mc;       /* rows of C per task: the A block one task keeps in L2 */
+    GemmMicroKernel kernel;
+    GemmPackPanel pack; /* NULL: gemm_pack_panel */
+} GemmKernel;
+
+/* C[m, n] (+)= A[m, k] . B[k, n] (+ bias[n]).
+ * A[i, p] = a[i*a_row_stride + p*a_col_stride]; B[p, j] = b[p*b_row_stride + j*b_col_stride]. */
+typedef struct GemmProblem {
+    int m, n, k;
+    const float *a;
+    long a_row_stride, a_col_stride;
+    const float *b;
+    long b_row_stride, b_col_stride;
+    float *c;
+    long c_row_stride;
+    int accumulate;     /* 1: C += product; 0: C = product (+ bias) */
+    const float *bias;  /* [n] or NULL; only used when not accumulating */
+} GemmProblem;
+
+/* The three passes of the matmul contract (matmul.h) as GEMM problems. */
+GemmProblem gemm_forward_problem(float *out, const float *inp, const float *weight, const float *bias,
+                                 int M, int N, int K);
+GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const float *weight, int M,
+                                        int N, int K);
+GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
+                                         int N, int K);
+
+/* How one problem is cut into tasks. Each task owns a rectangle of C and runs the whole k loop
+ * for it in a fixed order, so results never depend on which thread ran which task. When A (or B)
+ * is small, it is packed once, up front, and shared by all tasks ("whole" packing), instead of
+ * being packed again by every task. */
+typedef struct GemmPlan {
+    const GemmKernel *kernel;
+    GemmProblem problem;
+    int m_padded, n_padded;      /* m and n rounded up to MR and NR */
+    int whole_a, whole_b;        /* which operand is packed once for all tasks (at most one) */
+    int direct_b;                /* B's rows are contiguous along n: kernels read B in place */
+    int task_rows, task_cols;    /* C rectangle per task (multiples of MR and NR) */
+    int tasks_m, tasks_n, tasks; /* task grid, row-major: task = tm * tasks_n + tn */
+    int pack_parts;              /* the whole packing is split into this many parallel parts */
+    float *whole;                /* the whole-packed operand, set by the caller (gemm_whole_floats) */
+} GemmPlan;
+
+/* Chooses the blocking for n_threads threads (1 for a single-threaded rung). */
+void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *problem, int n_threads);
+/* Floats needed for plan->whole (0 if nothing is packed whole). */
+size_t gemm_whole_floats(const GemmPlan *plan);
+/* Floats of per-thread scratch gemm_run_task needs. */
+size_t gemm_scratch_floats(const GemmPlan *plan);
+/* Packs part `part` of pack_parts of the whole operand into plan->whole (parts are independent). */
+void gemm_pack_whole(const GemmPlan *plan, int part);
+/* Computes task `task` of plan->tasks, using scratch of gemm_scratch_floats (64-byte aligned). */
+void gemm_run_task(const GemmPlan *plan, int task, float *scratch);
+
+/* A growable 64-byte aligned buffer: kernels keep these across calls so the hot path never mallocs. */
+typedef struct GemmBuffer {
+    float *data;
+    size_t floats;
+} GemmBuffer;
+float *gemm_buffer_reserve(GemmBuffer *buffer, size_t floats);
+
+/* Runs a whole problem on the calling thread only, with the buffers given (kept by the caller). */
+void gemm_serial(const GemmKernel *kernel, const GemmProblem *problem, GemmBuffer *whole,
+                 GemmBuffer *scratch);
+
+/* The portable packing routine (plain C; gcc/clang vectorise its copying case). */
+void gemm_pack_panel(float *dst, const float *src, long lane_stride, long k_stride, int lanes_used,
+                     int width, long k_len);
+
+/* Micro-kernels of the rungs, for the threaded rung to reuse. Each is only usable when its rung's
+ * available() says so; gemm_kernel_portable always is. */
+extern const GemmKernel gemm_kernel_avx512, gemm_kernel_avx2, gemm_kernel_portable;
+
+#endif

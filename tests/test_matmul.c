@@ -1,0 +1,298 @@
+/* Tests every available matmul rung in the registry (including ones added later) against a
+ * double-precision reference on random inputs with odd shapes: forward with and without bias into
+ * NaN-poisoned outputs, and the accumulating backward passes from random non-zero starting values.
+ * Also checks that the threaded rung gives bit-identical results for any thread count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu/matmul/matmul.h"
+#include "test.h"
+#include "util/rng.h"
+#include "util/threadpool.h"
+
+typedef struct {
+    int M, N, K;
+} Shape;
+
+static Rng rng;
+
+static float *random_floats(long n) {
+    float *x = malloc((n > 0 ? n : 1) * sizeof(float));
+    rng_fill_uniform(&rng, x, n, -1.0f, 1.0f);
+    return x;
+}
+
+static float *copy_floats(const float *x, long n) {
+    float *y = malloc((n > 0 ? n : 1) * sizeof(float));
+    memcpy(y, x, n * sizeof(float));
+    return y;
+}
+
+/* The references, summed in double and rounded once: out = bias + inp . weight^T, and
+ * initial + product for the accumulating passes. */
+static void reference_forward(float *out, const float *inp, const float *weight, const float *bias, int M, int N,
+                              int K) {
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double sum = bias ? bias[n] : 0.0;
+            for (int k = 0; k < K; k++) sum += (double)inp[(long)m * K + k] * weight[(long)n * K + k];
+            out[(long)m * N + n] = (float)sum;
+        }
+}
+
+static void reference_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
+    double *sum = calloc((size_t)K, sizeof(double));
+    for (int m = 0; m < M; m++) {
+        for (int k = 0; k < K; k++) sum[k] = dinp[(long)m * K + k];
+        for (int n = 0; n < N; n++) {
+            double d = dout[(long)m * N + n];
+            for (int k = 0; k < K; k++) sum[k] += d * weight[(long)n * K + k];
+        }
+        for (int k = 0; k < K; k++) dinp[(long)m * K + k] = (float)sum[k];
+    }
+    free(sum);
+}
+
+static void reference_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
+    double *sum = calloc((size_t)K, sizeof(double));
+    for (int n = 0; n < N; n++) {
+        for (int k = 0; k < K; k++) sum[k] = dweight[(long)n * K + k];
+        for (int m = 0; m < M; m++) {
+            double d = dout[(long)m * N + n];
+            for (int k = 0; k < K; k++) sum[k] += d * inp[(long)m * K + k];
+        }
+        for (int k = 0; k < K; k++) dweight[(long)n * K + k] = (float)sum[k];
+    }
+    free(sum);
+}
+
+static void reference_backward_bias(float *dbias, const float *dout, int M, int N) {
+    for (int n = 0; n < N; n++) {
+        double sum = dbias[n];
+        for (int m = 0; m < M; m++) sum += dout[(long)m * N + n];
+        dbias[n] = (float)sum;
+    }
+}
+
+/* One shape's random operands and the reference results. For bf16 rungs the error is measured
+ * against the magnitude of the terms (the same sums over absolute values): a single output that
+ * nearly cancels would otherwise show a large relative error that says nothing about the rung. */
+typedef struct {
+    int M, N, K;
+    float *inp, *weight, *bias, *dout;               /* [M,K], [N,K], [N], [M,N] */
+    float *dinp_start, *dweight_start, *dbias_start; /* random starting values of the += passes */
+    float *out_ref, *out_bias_ref, *dinp_ref, *dweight_ref, *dbias_ref;
+    float *out_mag, *out_bias_mag, *dinp_mag, *dweight_mag;
+} Case;
+
+static float *absolute_copy(const float *x, long n) {
+    float *y = copy_floats(x, n);
+    for (long i = 0; i < n; i++) y[i] = fabsf(y[i]);
+    return y;
+}
+
+/* Fills *ref (and *mag with the same sums over absolute values) for one pass. */
+static void reference_pass(int pass, const Case *c, const float *bias, const float *start, long n_out, float **ref,
+                           float **mag) {
+    const float *left = pass == 0 ? c->inp : c->dout;
+    const float *right = pass == 2 ? c->inp : c->weight;
+    for (int absolute = 0; absolute < 2; absolute++) {
+        long n_left = pass == 0 ? (long)c->M * c->K : (long)c->M * c->N;
+        long n_right = pass == 2 ? (long)c->M * c->K : (long)c->N * c->K;
+        float *l = absolute ? absolute_copy(left, n_left) : copy_floats(left, n_left);
+        float *r = absolute ? absolute_copy(right, n_right) : copy_floats(right, n_right);
+        float *b = bias ? (absolute ? absolute_copy(bias, c->N) : copy_floats(bias, c->N)) : NULL;
+        float *result = start ? (absolute ? absolute_copy(start, n_out) : copy_floats(start, n_out))
+                              : malloc((n_out > 0 ? n_out : 1) * sizeof(float));
+        if (pass == 0) reference_forward(result, l, r, b, c->M, c->N, c->K);
+        if (pass == 1) reference_backward_input(result, l, r, c->M, c->N, c->K);
+        if (pass == 2) reference_backward_weight(result, l, r, c->M, c->N, c->K);
+        *(absolute ? mag : ref) = result;
+        free(l); free(r); free(b);
+    }
+}
+
+static Case make_case(Shape s) {
+    Case c = {.M = s.M, .N = s.N, .K = s.K};
+    long MK = (long)s.M * s.K, NK = (long)s.N * s.K, MN = (long)s.M * s.N;
+    c.inp = random_floats(MK), c.weight = random_floats(NK), c.bias = random_floats(s.N), c.dout = random_floats(MN);
+    c.dinp_start = random_floats(MK), c.dweight_start = random_floats(NK), c.dbias_start = random_floats(s.N);
+    reference_pass(0, &c, NULL, NULL, MN, &c.out_ref, &c.out_mag);
+    reference_pass(0, &c, c.bias, NULL, MN, &c.out_bias_ref, &c.out_bias_mag);
+    reference_pass(1, &c, NULL, c.dinp_start, MK, &c.dinp_ref, &c.dinp_mag);
+    reference_pass(2, &c, NULL, c.dweight_start, NK, &c.dweight_ref, &c.dweight_mag);
+    c.dbias_ref = copy_floats(c.dbias_start, s.N);
+    reference_backward_bias(c.dbias_ref, c.dout, s.M, s.N);
+    return c;
+}
+
+static void free_case(Case *c) {
+    float *all[] = {c->inp, c->weight, c->bias, c->dout, c->dinp_start, c->dweight_start, c->dbias_start,
+                    c->out_ref, c->out_bias_ref, c->dinp_ref, c->dweight_ref, c->dbias_ref,
+                    c->out_mag, c->out_bias_mag, c->dinp_mag, c->dweight_mag};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+}
+
+/* fp32 rungs: ||a - ref|| / ||ref|| <= 1e-5. bf16 rungs: ||a - ref|| / ||magnitude|| <= 1e-2. */
+static int close_enough(const MatmulRung *rung, const float *got, const float *ref, const float *mag, long n,
+                        double *err) {
+    if (strcmp(rung->precision, "bf16") != 0) {
+        *err = relative_error(got, ref, n);
+        return *err <= 1e-5;
+    }
+    double diff = 0, scale = 0;
+    for (long i = 0; i < n; i++) {
+        if (got[i] != got[i]) { *err = INFINITY; return 0; }
+        diff += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
+        scale += (double)mag[i] * mag[i];
+    }
+    *err = scale > 0 ? sqrt(diff / scale) : (diff > 0 ? INFINITY : 0);
+    return *err <= 1e-2;
+}
+
+/* Runs all passes of one rung on one case and compares each with the reference. */
+static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
+    int M = c->M, N = c->N, K = c->K;
+    long MN = (long)M * N, MK = (long)M * K, NK = (long)N * K;
+    double err;
+    float *out = malloc((MN > 0 ? MN : 1) * sizeof(float));
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        poison(out, MN);
+        rung->forward(out, c->inp, c->weight, with_bias ? c->bias : NULL, M, N, K);
+        int ok = close_enough(rung, out, with_bias ? c->out_bias_ref : c->out_ref,
+                              with_bias ? c->out_bias_mag : c->out_mag, MN, &err);
+        CHECK(ok, "%s forward%s M=%d N=%d K=%d: error %.3g", rung->name, with_bias ? "+bias" : "", M, N, K, err);
+    }
+    free(out);
+
+    float *dinp = copy_floats(c->dinp_start, MK);
+    rung->backward_input(dinp, c->dout, c->weight, M, N, K);
+    CHECK(close_enough(rung, dinp, c->dinp_ref, c->dinp_mag, MK, &err),
+          "%s backward_input M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
+    free(dinp);
+
+    float *dweight = copy_floats(c->dweight_start, NK);
+    rung->backward_weight(dweight, c->dout, c->inp, M, N, K);
+    CHECK(close_enough(rung, dweight, c->dweight_ref, c->dweight_mag, NK, &err),
+          "%s backward_weight M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
+    free(dweight);
+
+    float *dbias = copy_floats(c->dbias_start, N);
+    (rung->backward_bias ? rung->backward_bias : matmul_backward_bias)(dbias, c->dout, M, N);
+    err = relative_error(dbias, c->dbias_ref, N);
+    CHECK(err <= 1e-5, "%s backward_bias M=%d N=%d: relative error %.3g", rung->name, M, N, err);
+    free(dbias);
+}
+
+/* Every M, N, K from {1, 7, 33, 257} (257 crosses the 256 k block and row block of the SIMD
+ * rungs), plus GPT-2-like shapes; fewer under the sanitizers, which are slow. */
+static int test_shapes(Shape *shapes) {
+    static const int odd[] = {1, 7, 33, 257};
+    int n_odd = test_sanitized() ? 3 : 4, count = 0;
+    for (int a = 0; a < n_odd; a++)
+        for (int b = 0; b < n_odd; b++)
+            for (int c = 0; c < n_odd; c++) shapes[count++] = (Shape){odd[a], odd[b], odd[c]};
+    if (test_sanitized()) {
+        shapes[count++] = (Shape){9, 100, 260};
+        shapes[count++] = (Shape){260, 50, 20};
+    } else {
+        shapes[count++] = (Shape){64, 2304, 768};
+        shapes[count++] = (Shape){300, 600, 520};
+        /* backward_input with both operands too big (> 8 MB) to pack whole, as GPT-2's head */
+        shapes[count++] = (Shape){56, 40000, 56};
+    }
+    return count;
+}
+
+TEST(every_available_rung_matches_the_reference) {
+    Shape shapes[80];
+    int n_shapes = test_shapes(shapes), n_rungs;
+    const MatmulRung *const *rungs = matmul_rungs(&n_rungs);
+    for (int r = 0; r < n_rungs; r++) {
+        const MatmulRung *rung = rungs[r];
+        if (!rung->available()) printf("     (%s not available here: skipped)\n", rung->name);
+        else CHECK(rung->forward && rung->backward_input && rung->backward_weight, "%s lacks a pass", rung->name);
+    }
+    for (int s = 0; s < n_shapes; s++) {
+        Case c = make_case(shapes[s]);
+        for (int r = 0; r < n_rungs; r++) {
+            const MatmulRung *rung = rungs[r];
+            if (!rung->available() || !rung->forward || !rung->backward_input || !rung->backward_weight) continue;
+            /* the naive rung is slow on the large shapes, and the textbook loops anyway */
+            if (strcmp(rung->name, "naive") == 0 && (long)c.M * c.N * c.K > 20000000L) continue;
+            check_rung_on_case(rung, &c);
+        }
+        free_case(&c);
+    }
+}
+
+/* Runs the three passes of the threaded rung and returns their outputs concatenated. */
+static float *threads_outputs(int M, int N, int K, const float *inp, const float *weight, const float *bias,
+                              const float *dout, const float *initial_dinp, const float *initial_dweight) {
+    const MatmulRung *rung = matmul_find("threads");
+    long out_n = (long)M * N, dinp_n = (long)M * K, dweight_n = (long)N * K;
+    float *all = malloc((out_n + dinp_n + dweight_n) * sizeof(float));
+    float *out = all, *dinp = all + out_n, *dweight = dinp + dinp_n;
+    memcpy(dinp, initial_dinp, dinp_n * sizeof(float));
+    memcpy(dweight, initial_dweight, dweight_n * sizeof(float));
+    rung->forward(out, inp, weight, bias, M, N, K);
+    rung->backward_input(dinp, dout, weight, M, N, K);
+    rung->backward_weight(dweight, dout, inp, M, N, K);
+    return all;
+}
+
+/* Resizes the pool, then gives new worker threads time to start. Until util/threadpool.c reads a
+ * worker's first generation at creation rather than when the thread first runs, a worker that only
+ * starts after the next pool_shutdown sleeps through it and the join hangs (seen on a loaded
+ * machine); the pause keeps this test clear of that race. */
+static void resize_pool(int threads) {
+    pool_init(threads);
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+}
+
+TEST(threads_rung_is_deterministic_for_any_thread_count) {
+    Shape shapes[] = {{33, 100, 300}, {64, 2304, 768}, {257, 300, 520}, {7, 33, 1000}};
+    int n_shapes = test_sanitized() ? 1 : 4;
+    for (int s = 0; s < n_shapes; s++) {
+        Shape shape = shapes[s];
+        int M = shape.M, N = shape.N, K = shape.K;
+        long total = (long)M * N + (long)M * K + (long)N * K;
+        float *inp = random_floats((long)M * K), *weight = random_floats((long)N * K), *bias = random_floats(N);
+        float *dout = random_floats((long)M * N), *dinp = random_floats((long)M * K);
+        float *dweight = random_floats((long)N * K);
+
+        resize_pool(2);
+        float *first = threads_outputs(M, N, K, inp, weight, bias, dout, dinp, dweight);
+        float *again = threads_outputs(M, N, K, inp, weight, bias, dout, dinp, dweight);
+        resize_pool(1);
+        float *one_thread = threads_outputs(M, N, K, inp, weight, bias, dout, dinp, dweight);
+        resize_pool(3); /* more threads than cores: a different split of the same tasks */
+        float *three_threads = threads_outputs(M, N, K, inp, weight, bias, dout, dinp, dweight);
+        CHECK(memcmp(first, again, total * sizeof(float)) == 0, "M=%d N=%d K=%d: two calls differ", M, N, K);
+        CHECK(memcmp(first, one_thread, total * sizeof(float)) == 0, "M=%d N=%d K=%d: 1 vs 2 threads differ", M, N, K);
+        CHECK(memcmp(first, three_threads, total * sizeof(float)) == 0, "M=%d N=%d K=%d: 3 vs 2 threads differ", M,
+              N, K);
+        free(inp); free(weight); free(bias); free(dout); free(dinp); free(dweight);
+        free(first); free(again); free(one_thread); free(three_threads);
+    }
+    resize_pool(0);
+}
+
+TEST(auto_picks_an_available_fp32_rung) {
+    const MatmulRung *rung = matmul_auto();
+    CHECK(rung->available(), "auto picked %s, which is not available", rung->name);
+    CHECK(strcmp(rung->precision, "fp32") == 0, "auto picked %s of precision %s", rung->name, rung->precision);
+    CHECK(strcmp(rung->name, "openblas") != 0, "auto must never pick the openblas reference");
+}
+
+int main(void) {
+    rng_seed(&rng, 20240520);
+    RUN_TEST(every_available_rung_matches_the_reference);
+    RUN_TEST(threads_rung_is_deterministic_for_any_thread_count);
+    RUN_TEST(auto_picks_an_available_fp32_rung);
+    pool_shutdown();
+    return TEST_SUMMARY();
+}
