@@ -11,35 +11,31 @@ enum { ACCUMULATORS = 12 };
 static const long ITERATIONS = 20000000;
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-typedef float vector16 __attribute__((vector_size(64)));
-typedef float vector8 __attribute__((vector_size(32)));
+#include <immintrin.h>
+/* Twelve named accumulators (not an array, which the compiler may keep in memory) and explicit
+ * FMA instructions: ISO C mode does not contract a*b+c into an FMA by itself. */
+#define FMA_BODY(vec, fma, set1, add)                                                         \
+    vec a = set1(0.999999f), b = set1(1e-7f);                                                \
+    vec c0 = set1(0), c1 = set1(1), c2 = set1(2), c3 = set1(3), c4 = set1(4), c5 = set1(5);   \
+    vec c6 = set1(6), c7 = set1(7), c8 = set1(8), c9 = set1(9), c10 = set1(10), c11 = set1(11); \
+    for (long i = 0; i < iterations; i++) {                                                   \
+        c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);       \
+        c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);       \
+        c8 = fma(c8, a, b); c9 = fma(c9, a, b); c10 = fma(c10, a, b); c11 = fma(c11, a, b);   \
+    }                                                                                         \
+    vec sum = add(add(add(c0, c1), add(c2, c3)), add(add(c4, c5), add(c6, c7)));              \
+    sum = add(sum, add(add(c8, c9), add(c10, c11)));
 
 __attribute__((target("avx512f,fma"), noinline)) static float fma_loop_avx512(long iterations) {
-    vector16 acc[ACCUMULATORS], a, b;
-    for (int i = 0; i < 16; i++) { a[i] = 0.999999f; b[i] = 1e-7f; }
-    for (int j = 0; j < ACCUMULATORS; j++) acc[j] = b * (float)j;
-    for (long i = 0; i < iterations; i++)
-        for (int j = 0; j < ACCUMULATORS; j++) {
-            acc[j] = acc[j] * a + b;
-            __asm__ volatile("" : "+v"(acc[j])); /* keeps the loop as written */
-        }
-    float sum = 0;
-    for (int j = 0; j < ACCUMULATORS; j++) sum += acc[j][0];
-    return sum;
+    FMA_BODY(__m512, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_add_ps)
+    return _mm512_reduce_add_ps(sum);
 }
 
 __attribute__((target("avx2,fma"), noinline)) static float fma_loop_avx2(long iterations) {
-    vector8 acc[ACCUMULATORS], a, b;
-    for (int i = 0; i < 8; i++) { a[i] = 0.999999f; b[i] = 1e-7f; }
-    for (int j = 0; j < ACCUMULATORS; j++) acc[j] = b * (float)j;
-    for (long i = 0; i < iterations; i++)
-        for (int j = 0; j < ACCUMULATORS; j++) {
-            acc[j] = acc[j] * a + b;
-            __asm__ volatile("" : "+x"(acc[j]));
-        }
-    float sum = 0;
-    for (int j = 0; j < ACCUMULATORS; j++) sum += acc[j][0];
-    return sum;
+    FMA_BODY(__m256, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_add_ps)
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum);
+    return lanes[0] + lanes[7];
 }
 #endif
 
