@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "cmd/common.h"
 #include "tokenizer/tokenizer.h"
 #include "util/args.h"
 #include "util/error.h"
@@ -19,43 +20,6 @@ static const char *usage_text =
     "  --vocab DIR   use DIR/encoder.json and DIR/vocab.bpe instead of the built-in GPT-2 vocabulary\n"
     "example: echo 15496 995 | cgpt decode      (prints Hello world)\n";
 
-static char *read_stdin(size_t *size) {
-    size_t capacity = 1 << 16, used = 0;
-    char *data = xmalloc(capacity, "the input");
-    for (;;) {
-        used += fread(data + used, 1, capacity - used, stdin);
-        if (ferror(stdin)) {
-            int error = errno;
-            free(data);
-            die(EXIT_RUNTIME, "decode: cannot read stdin: %s", strerror(error));
-        }
-        if (used < capacity) break;
-        capacity *= 2;
-        char *grown = realloc(data, capacity);
-        if (!grown) {
-            free(data);
-            die(EXIT_RUNTIME, "decode: out of memory reading stdin (%zu bytes so far)", used);
-        }
-        data = grown;
-    }
-    *size = used;
-    return data;
-}
-
-static Tokenizer *load_tokenizer(const char *vocab_dir) {
-    Error err = {0};
-    Tokenizer *tok;
-    if (vocab_dir) {
-        char encoder_path[4096], vocab_path[4096];
-        snprintf(encoder_path, sizeof encoder_path, "%s/encoder.json", vocab_dir);
-        snprintf(vocab_path, sizeof vocab_path, "%s/vocab.bpe", vocab_dir);
-        tok = tokenizer_load(encoder_path, vocab_path, &err);
-    } else {
-        tok = tokenizer_load_embedded(&err);
-    }
-    if (!tok) die(err.status ? err.status : EXIT_RUNTIME, "decode: %s%s", vocab_dir ? "--vocab: " : "", err.message);
-    return tok;
-}
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -89,10 +53,10 @@ int cmd_decode(int argc, char **argv) {
         }
     }
 
-    Tokenizer *tok = load_tokenizer(vocab_dir);
+    Tokenizer *tok = load_tokenizer("decode", vocab_dir);
     int vocab_size = tokenizer_vocab_size(tok);
     size_t input_len;
-    char *input = read_stdin(&input_len);
+    char *input = read_stdin("decode", &input_len);
 
     size_t out_capacity = 1 << 16, out_len = 0, item_number = 0;
     char *out = xmalloc(out_capacity, "the output");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "cmd/common.h"
 #include "tokenizer/tokenizer.h"
 #include "util/args.h"
 #include "util/error.h"
@@ -19,44 +20,6 @@ static const char *usage_text =
     "  --vocab DIR   use DIR/encoder.json and DIR/vocab.bpe instead of the built-in GPT-2 vocabulary\n"
     "example: echo 'Hello world' | cgpt encode      (prints 15496 995 198)\n";
 
-/* Reads all of stdin; exits on failure. */
-static char *read_stdin(size_t *size) {
-    size_t capacity = 1 << 16, used = 0;
-    char *data = xmalloc(capacity, "the input");
-    for (;;) {
-        used += fread(data + used, 1, capacity - used, stdin);
-        if (ferror(stdin)) {
-            int error = errno;
-            free(data);
-            die(EXIT_RUNTIME, "encode: cannot read stdin: %s", strerror(error));
-        }
-        if (used < capacity) break;
-        capacity *= 2;
-        char *grown = realloc(data, capacity);
-        if (!grown) {
-            free(data);
-            die(EXIT_RUNTIME, "encode: out of memory reading stdin (%zu bytes so far)", used);
-        }
-        data = grown;
-    }
-    *size = used;
-    return data;
-}
-
-static Tokenizer *load_tokenizer(const char *vocab_dir) {
-    Error err = {0};
-    Tokenizer *tok;
-    if (vocab_dir) {
-        char encoder_path[4096], vocab_path[4096];
-        snprintf(encoder_path, sizeof encoder_path, "%s/encoder.json", vocab_dir);
-        snprintf(vocab_path, sizeof vocab_path, "%s/vocab.bpe", vocab_dir);
-        tok = tokenizer_load(encoder_path, vocab_path, &err);
-    } else {
-        tok = tokenizer_load_embedded(&err);
-    }
-    if (!tok) die(err.status ? err.status : EXIT_RUNTIME, "encode: %s%s", vocab_dir ? "--vocab: " : "", err.message);
-    return tok;
-}
 
 int cmd_encode(int argc, char **argv) {
     Args args;
@@ -73,9 +36,9 @@ int cmd_encode(int argc, char **argv) {
         }
     }
 
-    Tokenizer *tok = load_tokenizer(vocab_dir);
+    Tokenizer *tok = load_tokenizer("encode", vocab_dir);
     size_t text_len;
-    char *text = read_stdin(&text_len);
+    char *text = read_stdin("encode", &text_len);
     int32_t *ids = NULL;
     size_t count = 0, capacity = 0;
     Error err = {0};
