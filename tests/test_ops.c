@@ -538,6 +538,38 @@ TEST(test_adamw) {
     free(got_change); free(want_change);
 }
 
+/* The update rounds exactly as the torch formula written in float, one operation at a time: the
+ * vector loops (software square root, or the hardware one on AVX-512) and the scalar tail must all
+ * give these bits. */
+TEST(test_adamw_rounding) {
+    long n = 4096 + 7; /* whole vectors and a tail */
+    float lr = 6e-4f, beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, weight_decay = 0.1f, grad_scale = 0.7f;
+    int step = 5;
+    float *params = random_floats(n, -1, 1), *grads = random_floats(n, -0.1f, 0.1f);
+    float *m = random_floats(n, -0.01f, 0.01f), *v = random_floats(n, 0, 1e-4f);
+    grads[3] = 0.0f;
+    v[3] = 0.0f; /* sqrt(0) */
+    v[5] = 1e-40f; /* subnormal */
+    float *want_p = copy_floats(params, n), *want_m = copy_floats(m, n), *want_v = copy_floats(v, n);
+    const float decay_factor = (float)(1.0 - (double)lr * weight_decay);
+    const float minus_step_size = -(float)(lr / (1.0 - pow(beta1, step)));
+    const float sqrt_correction2 = (float)sqrt(1.0 - pow(beta2, step));
+    for (long i = 0; i < n; i++) {
+        float g = grads[i] * grad_scale;
+        float m_new = want_m[i] + (1.0f - beta1) * (g - want_m[i]);
+        float v_new = want_v[i] * beta2 + (1.0f - beta2) * g * g;
+        float denominator = sqrtf(v_new) / sqrt_correction2 + eps;
+        want_p[i] = want_p[i] * decay_factor + minus_step_size * m_new / denominator;
+        want_m[i] = m_new;
+        want_v[i] = v_new;
+    }
+    adamw_update(params, grads, m, v, n, lr, beta1, beta2, eps, weight_decay, step, grad_scale);
+    CHECK(memcmp(params, want_p, sizeof(float) * n) == 0, "adamw params differ from the float formula");
+    CHECK(memcmp(m, want_m, sizeof(float) * n) == 0, "adamw m differs from the float formula");
+    CHECK(memcmp(v, want_v, sizeof(float) * n) == 0, "adamw v differs from the float formula");
+    free(params); free(grads); free(m); free(v); free(want_p); free(want_m); free(want_v);
+}
+
 /* ---------- determinism: the same bits for 1, 2 and 3 threads ---------- */
 
 typedef struct {
@@ -630,6 +662,7 @@ int main(void) {
     RUN_TEST(test_crossentropy);
     RUN_TEST(test_sum_of_squares);
     RUN_TEST(test_adamw);
+    RUN_TEST(test_adamw_rounding);
     RUN_TEST(test_thread_count_independence);
     pool_shutdown();
     return TEST_SUMMARY();

@@ -246,23 +246,29 @@ int gpt2_forward(GPT2 *model, const int32_t *inputs, const int32_t *targets, int
     return forward(model, inputs, targets, B, T, 0.0f, err);
 }
 
+/* Backward of a linear layer out[M,N] = inp[M,K] . weight[N,K]^T + bias: writes dinp (zeroed
+ * first) and accumulates dweight and dbias (when bias exists). */
+static void linear_backward(const MatmulRung *mm, float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, int M, int N, int K) {
+    zero_floats(dinp, (long)M * K);
+    mm->backward_input(dinp, dout, weight, M, N, K);
+    mm->backward_weight(dweight, dout, inp, M, N, K);
+    if (dbias) (mm->backward_bias ? mm->backward_bias : matmul_backward_bias)(dbias, dout, M, N);
+}
+
 /* The backward pass of a forward that wrote the logits' gradient. */
 static void backward(GPT2 *model) {
     const GPT2Config *c = &model->config;
     const int B = model->batch_size, T = model->seq_len, N = B * T;
     const int C = c->channels, L = c->num_layers, NH = c->num_heads, Vp = c->padded_vocab_size;
     const MatmulRung *mm = model->matmul;
-    void (*bias_grad)(float *, const float *, int, int) =
-        mm->backward_bias ? mm->backward_bias : matmul_backward_bias;
     float **w = model->weights.tensor, **g = model->gradients.tensor;
     Activations *a = &model->acts;
     ActivationGrads *d = &model->dacts;
 
     float *dlogits = a->logits; /* the forward pass wrote the gradient over the logits */
 
-    zero_floats(d->normed, (long)N * C);
-    mm->backward_input(d->normed, dlogits, w[PARAM_WTE], N, Vp, C);
-    mm->backward_weight(g[PARAM_WTE], dlogits, a->lnf, N, Vp, C);
+    linear_backward(mm, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C);
     zero_floats(d->residual, (long)N * C);
     const float *last = a->residual3 + (size_t)(L - 1) * N * C;
     layernorm_backward(d->residual, g[PARAM_LNF_W], g[PARAM_LNF_B], d->normed, last, w[PARAM_LNF_W], a->lnf_mean,
@@ -278,31 +284,23 @@ static void backward(GPT2 *model) {
 
         /* MLP block. d->residual holds d(loss)/d(residual3); the residual connection passes it
          * unchanged to residual2, and the MLP branch adds its part below. */
-        zero_floats(d->fc_gelu, (long)N * 4 * C);
-        mm->backward_input(d->fc_gelu, d->residual, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, N, C, 4 * C);
-        mm->backward_weight(g[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, d->residual, fc_gelu, N, C, 4 * C);
-        bias_grad(g[PARAM_FCPROJ_B] + (size_t)l * C, d->residual, N, C);
+        linear_backward(mm, d->fc_gelu, g[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, g[PARAM_FCPROJ_B] + (size_t)l * C,
+                        d->residual, fc_gelu, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, N, C, 4 * C);
         zero_floats(d->fc, (long)N * 4 * C);
         gelu_backward(d->fc, fc, d->fc_gelu, (long)N * 4 * C);
-        zero_floats(d->normed, (long)N * C);
-        mm->backward_input(d->normed, d->fc, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C);
-        mm->backward_weight(g[PARAM_FC_W] + (size_t)l * 4 * C * C, d->fc, ln2, N, 4 * C, C);
-        bias_grad(g[PARAM_FC_B] + (size_t)l * 4 * C, d->fc, N, 4 * C);
+        linear_backward(mm, d->normed, g[PARAM_FC_W] + (size_t)l * 4 * C * C, g[PARAM_FC_B] + (size_t)l * 4 * C, d->fc,
+                        ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C);
         layernorm_backward(d->residual, g[PARAM_LN2_W] + (size_t)l * C, g[PARAM_LN2_B] + (size_t)l * C, d->normed,
                            residual2, w[PARAM_LN2_W] + (size_t)l * C, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C);
 
         /* attention block; d->residual now holds d(loss)/d(residual2) */
-        zero_floats(d->normed, (long)N * C);
-        mm->backward_input(d->normed, d->residual, w[PARAM_ATTPROJ_W] + (size_t)l * C * C, N, C, C);
-        mm->backward_weight(g[PARAM_ATTPROJ_W] + (size_t)l * C * C, d->residual, att_out, N, C, C);
-        bias_grad(g[PARAM_ATTPROJ_B] + (size_t)l * C, d->residual, N, C);
+        linear_backward(mm, d->normed, g[PARAM_ATTPROJ_W] + (size_t)l * C * C, g[PARAM_ATTPROJ_B] + (size_t)l * C,
+                        d->residual, att_out, w[PARAM_ATTPROJ_W] + (size_t)l * C * C, N, C, C);
         zero_floats(d->qkv, (long)N * 3 * C);
         attention_backward(d->qkv, d->attention, d->normed, qkv, att_prob, B, T, C, NH);
-        zero_floats(d->normed, (long)N * C);
-        mm->backward_input(d->normed, d->qkv, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C);
-        mm->backward_weight(g[PARAM_QKV_W] + (size_t)l * 3 * C * C, d->qkv, ln1, N, 3 * C, C);
-        bias_grad(g[PARAM_QKV_B] + (size_t)l * 3 * C, d->qkv, N, 3 * C);
+        linear_backward(mm, d->normed, g[PARAM_QKV_W] + (size_t)l * 3 * C * C, g[PARAM_QKV_B] + (size_t)l * 3 * C,
+                        d->qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C);
         layernorm_backward(d->residual, g[PARAM_LN1_W] + (size_t)l * C, g[PARAM_LN1_B] + (size_t)l * C, d->normed,
                            residual, w[PARAM_LN1_W] + (size_t)l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C);

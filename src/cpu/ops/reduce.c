@@ -1,6 +1,7 @@
 /* Sum of squares over a large array (the global gradient norm for clipping), in double.
- * The array is cut into chunks of fixed size; each chunk is summed in 16 double lanes and the
- * chunk sums are added in chunk order, so the result does not depend on the thread count. */
+ * The array is cut into chunks of fixed size; each chunk is summed in four independent 8-double
+ * accumulators and the chunk sums are added in chunk order, so the result does not depend on the
+ * thread count. */
 #include "cpu/ops/ops.h"
 #include "cpu/ops/vectorize.h"
 #include "util/error.h"
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 
 #define SQUARES_CHUNK (1L << 18) /* 1 MB of floats: a few chunks per thread even at 16 threads */
+#define SQUARES_STEP 32          /* floats per loop iteration: 4 accumulators of 8 */
 
 typedef struct {
     const float *x;
@@ -15,21 +17,32 @@ typedef struct {
     double *chunk_sums;
 } SquaresJob;
 
+/* acc += (double)x[0..8)^2, lane by lane */
+ALWAYS_INLINE void add_squares(f64x8 *acc, const float *x) {
+    f32x8 values;
+    memcpy(&values, x, sizeof values);
+    f64x8 wide = __builtin_convertvector(values, f64x8);
+    *acc += wide * wide;
+}
+
 CGPT_HOT static void sum_of_squares_task(void *context, int chunk) {
     const SquaresJob *job = context;
     long first = chunk * SQUARES_CHUNK;
     long last = first + SQUARES_CHUNK < job->n ? first + SQUARES_CHUNK : job->n;
     const float *x = job->x;
-    f64x16 lanes = {0};
-    f32x16 values;
+    /* Four accumulators so that four additions are in flight: with one, each addition waits for
+     * the previous one and the loop runs at a fraction of memory speed. */
+    f64x8 acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
     long i = first;
-    for (; i + LANES <= last; i += LANES) {
-        vec_load(&values, x + i);
-        f64x16 wide = __builtin_convertvector(values, f64x16);
-        lanes += wide * wide;
+    for (; i + SQUARES_STEP <= last; i += SQUARES_STEP) {
+        add_squares(&acc0, x + i);
+        add_squares(&acc1, x + i + 8);
+        add_squares(&acc2, x + i + 16);
+        add_squares(&acc3, x + i + 24);
     }
-    double total = 0.0;
-    for (int j = 0; j < LANES; j++) total += lanes[j];
+    f64x8 folded = (acc0 + acc1) + (acc2 + acc3);
+    double total = ((folded[0] + folded[4]) + (folded[2] + folded[6])) +
+                   ((folded[1] + folded[5]) + (folded[3] + folded[7]));
     for (; i < last; i++) total += (double)x[i] * x[i];
     job->chunk_sums[chunk] = total;
 }

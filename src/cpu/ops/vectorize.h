@@ -36,6 +36,11 @@
 typedef float f32x16 __attribute__((vector_size(64)));
 typedef int32_t i32x16 __attribute__((vector_size(64)));
 typedef double f64x16 __attribute__((vector_size(128)));
+/* Half-width types for sums in double: one f64x8 is one AVX-512 register, so several can serve as
+ * independent accumulators (a 128-byte f64x16 accumulator is kept on the stack by gcc, which
+ * chains every addition through a store and a load). */
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef double f64x8 __attribute__((vector_size(64)));
 
 ALWAYS_INLINE void vec_load(f32x16 *v, const float *p) { memcpy(v, p, sizeof *v); }
 ALWAYS_INLINE void vec_store(float *p, const f32x16 *v) { memcpy(p, v, sizeof *v); }
