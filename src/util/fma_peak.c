@@ -3,6 +3,8 @@
  * this file builds for baseline x86-64. */
 #include "util/fma_peak.h"
 
+#include <stdatomic.h>
+
 #include "util/cpu.h"
 #include "util/threadpool.h"
 #include "util/timer.h"
@@ -45,8 +47,20 @@ static int lanes(void) {
 }
 
 static volatile float sink;
+
+/* For the all-core figure every thread must run one loop at the same time. The pool hands tasks
+ * out dynamically, so a quick thread could take two while another sits idle: each task first waits
+ * until all tasks have been claimed, which puts them on distinct threads. */
+typedef struct { atomic_int started; int tasks; } StartLine;
+
 static void run_loop(void *context, int task) {
-    (void)context; (void)task;
+    (void)task;
+    StartLine *line = context;
+    if (line) {
+        atomic_fetch_add(&line->started, 1);
+        while (atomic_load(&line->started) < line->tasks) {
+        }
+    }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     if (lanes() == 16) sink = fma_loop_avx512(ITERATIONS);
     else if (lanes() == 8) sink = fma_loop_avx2(ITERATIONS);
@@ -70,7 +84,8 @@ FmaPeak measure_fma_peak(void) {
     best = 1e30;
     for (int r = 0; r < 3; r++) {
         double start = now_seconds();
-        pool_run(threads, run_loop, NULL);
+        StartLine line = {0, threads};
+        pool_run(threads, run_loop, &line);
         double t = now_seconds() - start;
         if (t < best) best = t;
     }
