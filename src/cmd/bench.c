@@ -23,7 +23,7 @@ static const char *usage_text =
     "usage: cgpt bench [options]\n"
     "  Times every available matmul rung on whole training iterations of GPT-2 (forward, backward,\n"
     "  AdamW) and on cached generation, and prints one row per rung.\n"
-    "  --rungs LIST      comma-separated rungs  [all available]\n"
+    "  --rungs LIST      comma-separated rungs (--matmul is the same)  [all available]\n"
     "  --model NAME      d6, d12, ...  [d12]\n"
     "  -b N, -t N        batch size and sequence length  [4, 64]\n"
     "  --iters N         timed iterations per rung (median; slow rungs use fewer)  [5]\n"
@@ -89,7 +89,7 @@ static void check_rung_list(const char *list) {
     snprintf(copy, sizeof copy, "%s", list);
     for (char *name = strtok(copy, ","); name; name = strtok(NULL, ","))
         if (!matmul_find(name) || strcmp(name, "auto") == 0)
-            die(EXIT_BAD_INPUT, "bench: --rungs: unknown rung '%s' (one of: %s)", name, matmul_names());
+            die(EXIT_BAD_INPUT, "bench: --rungs/--matmul: unknown rung '%s' (one of: %s)", name, matmul_names());
 }
 
 typedef struct {
@@ -153,7 +153,7 @@ int cmd_bench(int argc, char **argv) {
     double gemm_seconds = 0.3;
     while (args_next(&args, &flag)) {
         if (args_is_help(flag)) { fputs(usage_text, stdout); return 0; }
-        else if (args_is(&args, "--rungs")) rung_list = args_value(&args);
+        else if (args_is(&args, "--rungs") || args_is(&args, "--matmul")) rung_list = args_value(&args);
         else if (args_is(&args, "--model")) model_name = args_value(&args);
         else if (args_is(&args, "-b") || args_is(&args, "--batch")) B = (int)args_int(&args, 1, 4096);
         else if (args_is(&args, "-t") || args_is(&args, "--seq-len")) T = (int)args_int(&args, 1, 1 << 16);
