@@ -139,21 +139,9 @@ static void tile_task(void *context, int task) {
     _tile_release(); /* tile data back to its initial state: no 8 KiB to save on context switches */
 }
 
-/* Packed panels of the latest call, kept between calls; calls must not overlap. */
-static uint32_t *pack_buffer;
-static size_t pack_capacity; /* in dwords */
-
-static uint32_t *pack_space(size_t dwords) {
-    if (dwords < 16) dwords = 16;
-    if (dwords > pack_capacity) {
-        free(pack_buffer);
-        size_t bytes = (dwords * sizeof(uint32_t) + 63) / 64 * 64;
-        pack_buffer = aligned_alloc(64, bytes);
-        if (!pack_buffer) abort();
-        pack_capacity = bytes / sizeof(uint32_t);
-    }
-    return pack_buffer;
-}
+/* Packed panels of the latest call, kept between calls (the model calls with the same shapes every
+ * step). One buffer, so the rung is not reentrant: calls must not overlap (cgpt calls from one thread). */
+static PackBuffer packed;
 
 static void gemm(Gemm *g) {
     if (g->rows <= 0 || g->cols <= 0) return;
@@ -166,7 +154,7 @@ static void gemm(Gemm *g) {
     if (g->pairs == 0) g->pairs = TILE_PAIRS;
     int row_blocks = bf16_div_up(g->rows, BLOCK), col_blocks = bf16_div_up(g->cols, BLOCK);
     size_t a_dwords = (size_t)row_blocks * BLOCK * g->pairs, b_dwords = (size_t)col_blocks * BLOCK * g->pairs;
-    g->a_packed = pack_space(a_dwords + b_dwords);
+    g->a_packed = pack_buffer_reserve(&packed, a_dwords + b_dwords);
     g->b_packed = g->a_packed + a_dwords; /* a_dwords is a multiple of 512: stays 64-byte aligned */
     bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, TILE_ROWS, 2 * row_blocks, g->pairs, 1);
     bf16_plan_pack(&g->b_plan, &g->b, g->b_packed, TILE_ROWS, 2 * col_blocks, g->pairs, 0);

@@ -99,20 +99,7 @@ static void tile_task(void *context, int task) {
 
 /* Packed panels of the latest call, kept between calls (the model calls with the same shapes every
  * step). One buffer, so the rung is not reentrant: calls must not overlap (cgpt calls from one thread). */
-static uint32_t *pack_buffer;
-static size_t pack_capacity; /* in dwords */
-
-static uint32_t *pack_space(size_t dwords) {
-    if (dwords < 16) dwords = 16;
-    if (dwords > pack_capacity) {
-        free(pack_buffer);
-        size_t bytes = (dwords * sizeof(uint32_t) + 63) / 64 * 64;
-        pack_buffer = aligned_alloc(64, bytes);
-        if (!pack_buffer) abort();
-        pack_capacity = bytes / sizeof(uint32_t);
-    }
-    return pack_buffer;
-}
+static PackBuffer packed;
 
 static void gemm(Gemm *g) {
     if (g->rows <= 0 || g->cols <= 0) return;
@@ -120,7 +107,7 @@ static void gemm(Gemm *g) {
     /* B's panels follow A's at a 64-byte boundary: the kernel loads them aligned */
     size_t a_dwords = ((size_t)a_panels * KERNEL_ROWS * g->pairs + 15) / 16 * 16;
     size_t b_dwords = (size_t)b_panels * KERNEL_COLS * g->pairs;
-    g->a_packed = pack_space(a_dwords + b_dwords);
+    g->a_packed = pack_buffer_reserve(&packed, a_dwords + b_dwords);
     g->b_packed = g->a_packed + a_dwords;
     bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, KERNEL_ROWS, a_panels, g->pairs, 0);
     bf16_plan_pack(&g->b_plan, &g->b, g->b_packed, KERNEL_COLS, b_panels, g->pairs, 0);

@@ -6,6 +6,9 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "util/error.h"
 
 /* One GEMM operand seen as a width x depth matrix: element (w, p) is data[w*stride_w + p*stride_p],
  * where p runs along the contraction. Either stride_p == 1 ("pairs contiguous": the two halves of a
@@ -219,6 +222,23 @@ static inline void bf16_run_pack_plan(const Bf16PackPlan *plan, int task) {
     for (int panel = panel_begin; panel < panel_end; panel++)
         bf16_pack_row_major((uint16_t *)(plan->packed + panel * panel_size) + 2 * pair_begin, 2L * plan->pairs,
                             plan->src, panel * plan->panel_width, plan->panel_width, pair_begin, pair_end);
+}
+
+/* A packing buffer kept between calls: grows to the largest call, never shrinks. */
+typedef struct {
+    uint32_t *data;
+    size_t capacity; /* in dwords */
+} PackBuffer;
+
+static inline uint32_t *pack_buffer_reserve(PackBuffer *buffer, size_t dwords) {
+    if (dwords < 16) dwords = 16;
+    if (dwords > buffer->capacity) {
+        free(buffer->data);
+        size_t bytes = (dwords * sizeof(uint32_t) + 63) / 64 * 64;
+        buffer->data = xaligned(bytes, "bf16 packed panels"); /* exits with a message on failure */
+        buffer->capacity = bytes / sizeof(uint32_t);
+    }
+    return buffer->data;
 }
 
 #endif
