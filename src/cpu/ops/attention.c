@@ -111,6 +111,16 @@ typedef struct {
     float scale;
 } AttentionJob;
 
+/* Which (batch b, head h) a task works on and its block of rows [t0, t1); 0 if the block is empty. */
+static inline int task_rows(const AttentionJob *job, int task, int *b, int *h, int *t0, int *t1) {
+    int head_index = task / job->blocks_per_head, block = task % job->blocks_per_head;
+    *b = head_index / job->NH;
+    *h = head_index % job->NH;
+    *t0 = block * job->rows_per_task;
+    *t1 = *t0 + job->rows_per_task < job->T ? *t0 + job->rows_per_task : job->T;
+    return *t0 < *t1;
+}
+
 /* Copies rows [0, count) of the head's keys (or values) into transposed [hs, T_padded], zero
  * filling the columns up to the next multiple of 16 so that whole groups of 16 can be computed. */
 ALWAYS_INLINE void transpose_head(float *transposed, const float *first_row, long row_stride, int count,
@@ -131,11 +141,8 @@ ALWAYS_INLINE void gather_head(float *packed, const float *first_row, long row_s
 CGPT_HOT static void attention_forward_task(void *context, int task) {
     const AttentionJob *job = context;
     int T = job->T, C = job->C, hs = job->hs, NH = job->NH;
-    int head_index = task / job->blocks_per_head, block = task % job->blocks_per_head;
-    int b = head_index / NH, h = head_index % NH;
-    int t0 = block * job->rows_per_task;
-    int t1 = t0 + job->rows_per_task < T ? t0 + job->rows_per_task : T;
-    if (t0 >= t1) return;
+    int b, h, t0, t1;
+    if (!task_rows(job, task, &b, &h, &t0, &t1)) return;
     long row_stride = 3L * C;
     const float *q_first = job->qkv + (long)b * T * row_stride + h * hs; /* q of position 0 */
     const float *k_first = q_first + C, *v_first = q_first + 2 * C;
@@ -187,11 +194,8 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 CGPT_HOT static void attention_backward_rows_task(void *context, int task) {
     const AttentionJob *job = context;
     int T = job->T, C = job->C, hs = job->hs, NH = job->NH;
-    int head_index = task / job->blocks_per_head, block = task % job->blocks_per_head;
-    int b = head_index / NH, h = head_index % NH;
-    int t0 = block * job->rows_per_task;
-    int t1 = t0 + job->rows_per_task < T ? t0 + job->rows_per_task : T;
-    if (t0 >= t1) return;
+    int b, h, t0, t1;
+    if (!task_rows(job, task, &b, &h, &t0, &t1)) return;
     long row_stride = 3L * C;
     const float *k_first = job->qkv + (long)b * T * row_stride + C + h * hs;
     const float *v_first = k_first + C;
@@ -244,11 +248,8 @@ ALWAYS_INLINE void add_scaled(float *acc, float weight, const float *x, int n) {
 CGPT_HOT static void attention_backward_columns_task(void *context, int task) {
     const AttentionJob *job = context;
     int T = job->T, C = job->C, hs = job->hs, NH = job->NH;
-    int head_index = task / job->blocks_per_head, block = task % job->blocks_per_head;
-    int b = head_index / NH, h = head_index % NH;
-    int s0 = block * job->rows_per_task;
-    int s1 = s0 + job->rows_per_task < T ? s0 + job->rows_per_task : T;
-    if (s0 >= s1) return;
+    int b, h, s0, s1; /* this task's key rows [s0, s1) */
+    if (!task_rows(job, task, &b, &h, &s0, &s1)) return;
     long row_stride = 3L * C;
     const float *q_first = job->qkv + (long)b * T * row_stride + h * hs;
     const float *dout_first = job->dout + (long)b * T * C + h * hs;
