@@ -7,15 +7,11 @@
 #include <string.h>
 
 #include "cpu/ops/ops.h"
+#include "util/bigmem.h"
 
 /* ---------------------------------------------------------------- memory layout */
 
-static void *aligned_floats(size_t count) {
-    void *p = NULL;
-    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) return NULL;
-    return p;
-}
+static void *aligned_floats(size_t count) { return big_alloc(count * sizeof(float)); }
 
 static void point_views(ParamViews *views, float *base, const size_t sizes[NUM_PARAM_TENSORS]) {
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {

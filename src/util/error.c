@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/bigmem.h"
+
 int error_set(Error *err, int status, const char *fmt, ...) {
     if (err && err->status == 0) {
         va_list ap;
@@ -44,9 +46,8 @@ void *xcalloc(unsigned long long count, unsigned long long size, const char *wha
 }
 
 void *xaligned(unsigned long long bytes, const char *what) {
-    void *p = NULL;
-    unsigned long long rounded = (bytes + 63) / 64 * 64;
-    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0)
+    void *p = big_alloc(bytes);
+    if (!p)
         die(EXIT_RUNTIME, "out of memory allocating %llu bytes for %s", bytes, what);
     return p;
 }
