@@ -1,6 +1,8 @@
 /* Rung "amx": Intel AMX-BF16 tiles (Sapphire Rapids and later). Operands are rounded to bf16 and
- * packed the way tile loads read them (A in 16-row row-major panels, B in VNNI K-pair panels); each
- * 32x32 output block is four 16x16 fp32 tiles fed by tdpbf16ps over the whole depth. fp32 in/out. */
+ * packed the way tile loads read them (A in 1 KiB 16x32 tiles, B in VNNI K-pair panels); each 32x32
+ * output block is four 16x16 fp32 tiles fed by tdpbf16ps. In forward and backward_input, B is the
+ * weight matrix and each task packs its own slice of it, a depth chunk at a time, right before use;
+ * backward_weight (and very deep products) pack both operands first. fp32 in/out. */
 #include "cpu/matmul/matmul.h"
 
 #include "util/cpu.h"
@@ -20,6 +22,10 @@ enum {
     TILE_PAIRS = 16,     /* K-pairs in an A or B tile: 32 bf16 = 64 bytes per A row */
     BLOCK = 32,          /* output block per kernel call: 2 x 2 C tiles */
     MAX_TILE_BLOCKS = 8, /* largest output tile of one task, in blocks per side */
+    CHUNK_PAIRS = 384,   /* K-pairs of B packed at a time: two 16-column panels = 48 KiB, L1-sized */
+    MAX_ROW_BLOCKS = 8,  /* row blocks of one streaming task (their C tiles wait in a 32 KiB scratch) */
+    STREAM_MAX_PAIRS = 2048, /* deeper products (the head's input gradient) pack B up front: a
+                                task's A would no longer stay in L2 across its column blocks */
 };
 
 /* Tile registers: four accumulators, two A tiles (rows 0-15, 16-31), two B tiles (cols 0-15,
@@ -69,12 +75,14 @@ typedef struct {
     long ldo;
     const float *bias;
     int overwrite;
+    int stream_b;                  /* B is a weight matrix: pack it inside the tasks (see stream_task) */
     int rows, cols, depth;
     int pairs;                     /* K-pairs, padded to whole tiles */
     Bf16Source a, b;
     uint32_t *a_packed, *b_packed; /* 16-row panels of A (row-major bf16), 16-column panels of B (VNNI) */
     Bf16PackPlan a_plan, b_plan;
     int tile_blocks_down, tile_blocks_across, col_tiles; /* output tile of one task, in 32x32 blocks */
+    int row_groups, rows_per_group; /* streaming: task = one column block x one group of row blocks */
 } Gemm;
 
 static void pack_task(void *context, int task) {
@@ -83,33 +91,10 @@ static void pack_task(void *context, int task) {
     else bf16_run_pack_plan(&g->b_plan, task - g->a_plan.tasks);
 }
 
-/* out block at (row, col), up to 32 x 32 valid, (+)= A panels [2*block_row, +1] . B panels
- * [2*block_col, +1] over the whole depth. The tiles go through a scratch block so that edges
- * (rows/cols past the matrix) never touch memory outside out, and bias is added in the same pass. */
-static void block_kernel(const Gemm *g, int block_row, int block_col, float *scratch) {
-    const long panel = (long)TILE_ROWS * g->pairs; /* dwords per panel, both operands */
-    const uint32_t *a0 = g->a_packed + 2L * block_row * panel, *a1 = a0 + panel;
-    const uint32_t *b0 = g->b_packed + 2L * block_col * panel, *b1 = b0 + panel;
-    const long a_stride = 4L * g->pairs; /* bytes from one A row to the next */
-    _tile_zero(C00);
-    _tile_zero(C01);
-    _tile_zero(C10);
-    _tile_zero(C11);
-    for (int q = 0; q < g->pairs; q += TILE_PAIRS) {
-        _tile_loadd(A0, a0 + q, a_stride);
-        _tile_loadd(A1, a1 + q, a_stride);
-        _tile_loadd(B0, b0 + (long)q * TILE_ROWS, 64);
-        _tile_loadd(B1, b1 + (long)q * TILE_ROWS, 64);
-        _tile_dpbf16ps(C00, A0, B0);
-        _tile_dpbf16ps(C01, A0, B1);
-        _tile_dpbf16ps(C10, A1, B0);
-        _tile_dpbf16ps(C11, A1, B1);
-    }
-    _tile_stored(C00, scratch, BLOCK * 4);
-    _tile_stored(C01, scratch + 16, BLOCK * 4);
-    _tile_stored(C10, scratch + 16 * BLOCK, BLOCK * 4);
-    _tile_stored(C11, scratch + 16 * BLOCK + 16, BLOCK * 4);
-
+/* Adds a 32x32 block of finished sums (scratch, row stride BLOCK) to out at block (row, col), or
+ * writes it over out plus bias when overwriting. Edges are masked, so rows and columns past the
+ * matrix are never touched. */
+static void store_block(const Gemm *g, int block_row, int block_col, const float *scratch) {
     int row = block_row * BLOCK, col = block_col * BLOCK;
     int rows = g->rows - row < BLOCK ? g->rows - row : BLOCK, cols = g->cols - col;
     for (int i = 0; i < rows; i++) {
@@ -123,6 +108,48 @@ static void block_kernel(const Gemm *g, int block_row, int block_col, float *scr
             _mm512_mask_storeu_ps(dst + 16 * v, mask, _mm512_add_ps(base, _mm512_load_ps(scratch + i * BLOCK + 16 * v)));
         }
     }
+}
+
+/* scratch (a 32x32 block) (+)= A panels a0, a0 + a_panel . B panels b0, b0 + b_panel, over K-pairs
+ * [q0, q0 + pairs) of A and [0, pairs) of B; `first` starts from zero, else from the sums in
+ * scratch. A panels are 16-pair tiles of 1 KiB one after the other (BF16_A_TILES), so the tile at
+ * pair q starts 16*q dwords in and its rows are 64 bytes apart; B panels hold 16 dwords a K-pair. */
+static void block_product(const uint32_t *a0, long a_panel, int q0, const uint32_t *b0, long b_panel, int pairs,
+                          float *scratch, int first) {
+    const uint32_t *a1 = a0 + a_panel, *b1 = b0 + b_panel;
+    if (first) {
+        _tile_zero(C00);
+        _tile_zero(C01);
+        _tile_zero(C10);
+        _tile_zero(C11);
+    } else {
+        _tile_loadd(C00, scratch, BLOCK * 4);
+        _tile_loadd(C01, scratch + 16, BLOCK * 4);
+        _tile_loadd(C10, scratch + 16 * BLOCK, BLOCK * 4);
+        _tile_loadd(C11, scratch + 16 * BLOCK + 16, BLOCK * 4);
+    }
+    for (int q = 0; q < pairs; q += TILE_PAIRS) {
+        _tile_loadd(A0, a0 + 16L * (q0 + q), 64);
+        _tile_loadd(A1, a1 + 16L * (q0 + q), 64);
+        _tile_loadd(B0, b0 + (long)q * TILE_ROWS, 64);
+        _tile_loadd(B1, b1 + (long)q * TILE_ROWS, 64);
+        _tile_dpbf16ps(C00, A0, B0);
+        _tile_dpbf16ps(C01, A0, B1);
+        _tile_dpbf16ps(C10, A1, B0);
+        _tile_dpbf16ps(C11, A1, B1);
+    }
+    _tile_stored(C00, scratch, BLOCK * 4);
+    _tile_stored(C01, scratch + 16, BLOCK * 4);
+    _tile_stored(C10, scratch + 16 * BLOCK, BLOCK * 4);
+    _tile_stored(C11, scratch + 16 * BLOCK + 16, BLOCK * 4);
+}
+
+/* Both operands packed up front: out block at (row, col) over the whole depth. */
+static void block_kernel(const Gemm *g, int block_row, int block_col, float *scratch) {
+    const long panel = (long)TILE_ROWS * g->pairs; /* dwords per panel, both operands */
+    block_product(g->a_packed + 2L * block_row * panel, panel, 0, g->b_packed + 2L * block_col * panel, panel,
+                  g->pairs, scratch, 1);
+    store_block(g, block_row, block_col, scratch);
 }
 
 static void tile_task(void *context, int task) {
@@ -139,6 +166,33 @@ static void tile_task(void *context, int task) {
     _tile_release(); /* tile data back to its initial state: no 8 KiB to save on context switches */
 }
 
+/* One column block (32 columns of B) times one group of row blocks, streaming B: each depth chunk
+ * of the two B panels is packed into this thread's buffer and used at once by every row block of
+ * the group, whose partial sums wait in scratch between chunks. B is read from its fp32 source
+ * exactly once per row group, and never goes through memory in packed form. */
+static void stream_task(void *context, int task) {
+    const Gemm *g = context;
+    _Alignas(64) uint32_t b_chunk[2 * TILE_ROWS * CHUNK_PAIRS];
+    _Alignas(64) float scratch[MAX_ROW_BLOCKS][BLOCK * BLOCK];
+    configure_tiles();
+    int block_col = task / g->row_groups, group = task % g->row_groups;
+    int row_blocks = bf16_div_up(g->rows, BLOCK);
+    int first_row = group * g->rows_per_group;
+    int last_row = first_row + g->rows_per_group < row_blocks ? first_row + g->rows_per_group : row_blocks;
+    const long a_panel = (long)TILE_ROWS * g->pairs;
+    for (int q = 0; q < g->pairs; q += CHUNK_PAIRS) {
+        int pairs = g->pairs - q < CHUNK_PAIRS ? g->pairs - q : CHUNK_PAIRS; /* a multiple of TILE_PAIRS */
+        bf16_pack_pair_major(b_chunk, TILE_ROWS, 2, (long)TILE_ROWS * pairs, &g->b, block_col * BLOCK, q, q + pairs);
+        for (int br = first_row; br < last_row; br++)
+            block_product(g->a_packed + 2L * br * a_panel, a_panel, q, b_chunk, (long)TILE_ROWS * pairs,
+                          pairs, scratch[br - first_row], q == 0);
+    }
+    for (int br = first_row; br < last_row; br++) store_block(g, br, block_col, scratch[br - first_row]);
+    _tile_release();
+}
+
+static void pack_a_task(void *context, int task) { bf16_run_pack_plan(&((const Gemm *)context)->a_plan, task); }
+
 /* Packed panels of the latest call, kept between calls (the model calls with the same shapes every
  * step). One buffer, so the rung is not reentrant: calls must not overlap (cgpt calls from one thread). */
 static PackBuffer packed;
@@ -153,16 +207,30 @@ static void gemm(Gemm *g) {
     g->pairs = bf16_div_up(bf16_div_up(g->depth, 2), TILE_PAIRS) * TILE_PAIRS;
     if (g->pairs == 0) g->pairs = TILE_PAIRS;
     int row_blocks = bf16_div_up(g->rows, BLOCK), col_blocks = bf16_div_up(g->cols, BLOCK);
+    int threads = pool_size();
+    if (g->stream_b && g->pairs <= STREAM_MAX_PAIRS) {
+        /* row groups: as few as keep the threads busy (each group packs its B blocks again), and
+         * small enough for the scratch */
+        int groups = bf16_div_up(row_blocks, MAX_ROW_BLOCKS);
+        while (col_blocks * groups < 3 * threads && groups < row_blocks) groups *= 2;
+        if (groups > row_blocks) groups = row_blocks;
+        g->rows_per_group = bf16_div_up(row_blocks, groups);
+        g->row_groups = bf16_div_up(row_blocks, g->rows_per_group);
+        g->a_packed = pack_buffer_reserve(&packed, (size_t)row_blocks * BLOCK * g->pairs);
+        bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, TILE_ROWS, 2 * row_blocks, g->pairs, BF16_A_TILES);
+        pool_run(g->a_plan.tasks, pack_a_task, g);
+        pool_run(col_blocks * g->row_groups, stream_task, g);
+        return;
+    }
     size_t a_dwords = (size_t)row_blocks * BLOCK * g->pairs, b_dwords = (size_t)col_blocks * BLOCK * g->pairs;
     g->a_packed = pack_buffer_reserve(&packed, a_dwords + b_dwords);
     g->b_packed = g->a_packed + a_dwords; /* a_dwords is a multiple of 512: stays 64-byte aligned */
-    bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, TILE_ROWS, 2 * row_blocks, g->pairs, 1);
-    bf16_plan_pack(&g->b_plan, &g->b, g->b_packed, TILE_ROWS, 2 * col_blocks, g->pairs, 0);
+    bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, TILE_ROWS, 2 * row_blocks, g->pairs, BF16_A_TILES);
+    bf16_plan_pack(&g->b_plan, &g->b, g->b_packed, TILE_ROWS, 2 * col_blocks, g->pairs, BF16_PAIR_MAJOR);
     pool_run(g->a_plan.tasks + g->b_plan.tasks, pack_task, g);
 
     /* output tiles: as large as keeps several per thread; only which thread computes an element
      * depends on this, never its sum order */
-    int threads = pool_size();
     int down = row_blocks < MAX_TILE_BLOCKS ? row_blocks : MAX_TILE_BLOCKS;
     int across = col_blocks < MAX_TILE_BLOCKS ? col_blocks : MAX_TILE_BLOCKS;
     while (bf16_div_up(row_blocks, down) * bf16_div_up(col_blocks, across) < 4 * threads && (down > 1 || across > 1)) {
@@ -178,14 +246,14 @@ static void gemm(Gemm *g) {
 static int amx_available(void) { return amx_usable(); }
 
 static void amx_forward(float *out, const float *inp, const float *weight, const float *bias, int M, int N, int K) {
-    Gemm g = {.out = out, .ldo = N, .bias = bias, .overwrite = 1, .rows = M, .cols = N, .depth = K,
+    Gemm g = {.out = out, .ldo = N, .bias = bias, .overwrite = 1, .stream_b = 1, .rows = M, .cols = N, .depth = K,
               .a = {.data = inp, .stride_w = K, .stride_p = 1, .width = M, .depth = K},
               .b = {.data = weight, .stride_w = K, .stride_p = 1, .width = N, .depth = K}};
     gemm(&g);
 }
 
 static void amx_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
-    Gemm g = {.out = dinp, .ldo = K, .rows = M, .cols = K, .depth = N,
+    Gemm g = {.out = dinp, .ldo = K, .stream_b = 1, .rows = M, .cols = K, .depth = N,
               .a = {.data = dout, .stride_w = N, .stride_p = 1, .width = M, .depth = N},
               .b = {.data = weight, .stride_w = 1, .stride_p = K, .width = K, .depth = N}};
     gemm(&g);

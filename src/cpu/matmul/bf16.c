@@ -109,8 +109,8 @@ static void gemm(Gemm *g) {
     size_t b_dwords = (size_t)b_panels * KERNEL_COLS * g->pairs;
     g->a_packed = pack_buffer_reserve(&packed, a_dwords + b_dwords);
     g->b_packed = g->a_packed + a_dwords;
-    bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, KERNEL_ROWS, a_panels, g->pairs, 0);
-    bf16_plan_pack(&g->b_plan, &g->b, g->b_packed, KERNEL_COLS, b_panels, g->pairs, 0);
+    bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, KERNEL_ROWS, a_panels, g->pairs, BF16_PAIR_MAJOR);
+    bf16_plan_pack(&g->b_plan, &g->b, g->b_packed, KERNEL_COLS, b_panels, g->pairs, BF16_PAIR_MAJOR);
     pool_run(g->a_plan.tasks + g->b_plan.tasks, pack_task, g);
     int threads = pool_size();
 

@@ -172,12 +172,18 @@ static inline void bf16_pack_row_major(uint16_t *dst, long dst_stride, const Bf1
     }
 }
 
+enum {
+    BF16_PAIR_MAJOR = 0, /* bf16_pack_pair_major's panels: the vdpbf16ps vector operand, an AMX B tile */
+    BF16_A_TILES = 1,    /* 16-row panels cut into 16-pair tiles of 1 KiB (16 rows x 64 bytes), one
+                            after the other: an AMX A tile is one contiguous load */
+};
+
 /* How one operand is packed in parallel: tasks cover a group of panels times a range of K-pairs. */
 typedef struct {
     const Bf16Source *src;
     uint32_t *packed; /* panels of panel_width rows, each `pairs` deep (panel_width * pairs dwords) */
     int panel_width, panels, pairs;
-    int row_major;    /* panels as bf16_pack_row_major lays them out (rows of 2*pairs bf16), else pair-major */
+    int layout;       /* BF16_PAIR_MAJOR or BF16_A_TILES */
     int panels_per_task, pairs_per_task, pair_groups, tasks;
 } Bf16PackPlan;
 
@@ -185,9 +191,9 @@ static inline int bf16_div_up(int a, int b) { return (a + b - 1) / b; }
 
 /* panels: how many to fill, at least bf16_div_up(src->width, panel_width); extra ones are zeros. */
 static inline void bf16_plan_pack(Bf16PackPlan *plan, const Bf16Source *src, uint32_t *packed, int panel_width,
-                                  int panels, int pairs, int row_major) {
+                                  int panels, int pairs, int layout) {
     *plan = (Bf16PackPlan){.src = src, .packed = packed, .panel_width = panel_width, .panels = panels,
-                           .pairs = pairs, .row_major = row_major};
+                           .pairs = pairs, .layout = layout};
     if (src->stride_p != 1) {
         /* source rows run along the panels: read whole rows (many panels) for a few pairs at a time,
          * since reading one panel's slice of every row would stride through memory */
@@ -213,15 +219,18 @@ static inline void bf16_run_pack_plan(const Bf16PackPlan *plan, int task) {
     int pair_begin = task % plan->pair_groups * plan->pairs_per_task;
     int pair_end = pair_begin + plan->pairs_per_task < plan->pairs ? pair_begin + plan->pairs_per_task : plan->pairs;
     long panel_size = (long)plan->pairs * plan->panel_width;
-    if (!plan->row_major) {
+    if (plan->layout == BF16_PAIR_MAJOR) {
         bf16_pack_pair_major(plan->packed + panel_begin * panel_size + (long)pair_begin * plan->panel_width,
                              plan->panel_width, panel_end - panel_begin, panel_size, plan->src,
                              panel_begin * plan->panel_width, pair_begin, pair_end);
         return;
     }
-    for (int panel = panel_begin; panel < panel_end; panel++)
-        bf16_pack_row_major((uint16_t *)(plan->packed + panel * panel_size) + 2 * pair_begin, 2L * plan->pairs,
-                            plan->src, panel * plan->panel_width, plan->panel_width, pair_begin, pair_end);
+    for (int panel = panel_begin; panel < panel_end; panel++) {
+        uint32_t *base = plan->packed + panel * panel_size;
+        for (int q = pair_begin; q < pair_end; q += 16) /* pair_begin is a multiple of 16 here */
+            bf16_pack_row_major((uint16_t *)(base + (long)q * plan->panel_width), 32, plan->src,
+                                panel * plan->panel_width, plan->panel_width, q, q + 16 < pair_end ? q + 16 : pair_end);
+    }
 }
 
 /* A packing buffer kept between calls: grows to the largest call, never shrinks. */
