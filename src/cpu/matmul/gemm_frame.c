@@ -12,6 +12,8 @@
 #define WHOLE_PACK_LIMIT_BYTES (8L << 20)
 /* Tasks per thread when splitting is free: enough for the pool to balance uneven progress. */
 #define TASKS_PER_THREAD 8
+/* Deepest B the micro-kernel reads in place (see gemm_plan). */
+#define DIRECT_B_MAX_K 512
 
 static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -66,8 +68,10 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     int a_small = p->k > 0 && a_bytes <= WHOLE_PACK_LIMIT_BYTES;
     int b_small = p->k > 0 && b_bytes <= WHOLE_PACK_LIMIT_BYTES;
     /* B whose rows hold n contiguously (backward_input's weight, backward_weight's inp) needs no
-     * packing at all: the micro-kernel reads its NR-wide row pieces in place. */
-    plan->direct_b = p->b_col_stride == 1;
+     * packing at all: the micro-kernel reads its NR-wide row pieces in place. Only when B is
+     * shallow, though: a deep B read in place (backward_input, k = N >= 768) walks kc rows that
+     * are a whole weight row apart, and the packed copy measured faster (docs/NOTES.md). */
+    plan->direct_b = p->b_col_stride == 1 && p->k <= DIRECT_B_MAX_K;
     if (!plan->direct_b && b_small && plan->tasks_m > 1 && !(a_small && a_bytes < b_bytes && n_threads > 1))
         plan->whole_b = 1;
     else if (a_small && n_threads > 1 && !(plan->direct_b && plan->tasks_m > 1))
