@@ -14,6 +14,8 @@
 #define TASKS_PER_THREAD 8
 /* Deepest B the micro-kernel reads in place (see gemm_plan). */
 #define DIRECT_B_MAX_K 512
+/* B read in place by every row task must stay in a core's L2 (1 MiB on Zen 5, 2 MiB on the Xeon). */
+#define DIRECT_B_CACHED_BYTES (1L << 20)
 
 static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -74,12 +76,13 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     plan->direct_b = p->b_col_stride == 1 && p->k <= DIRECT_B_MAX_K;
     if (!plan->direct_b && b_small && plan->tasks_m > 1 && !(a_small && a_bytes < b_bytes && n_threads > 1))
         plan->whole_b = 1;
-    else if (a_small && n_threads > 1 && !(plan->direct_b && plan->tasks_m > 1))
+    else if (a_small && n_threads > 1 && !(plan->direct_b && plan->tasks_m > 1 && b_bytes <= DIRECT_B_CACHED_BYTES))
         plan->whole_a = 1;
 
-    /* With a small B (packed whole, or read in place from L2/L3), cutting m into more row tasks
-     * costs nothing: cut finely for balance. (A big B read in place would be streamed from memory
-     * once per row task instead.) */
+    /* With a small B (packed whole, or read in place from L2), cutting m into more row tasks
+     * costs nothing: cut finely for balance. (A B read in place that does not stay in L2 would be
+     * streamed from L3 or memory once per row task instead: then A is packed whole above, and the
+     * tasks cut n, each reading its own slice of B.) */
     if (b_small && (plan->whole_b || plan->direct_b) && !plan->whole_a && plan->tasks_m < tasks_wanted) {
         plan->task_rows = round_up(ceil_div(p->m, tasks_wanted), mr);
         plan->tasks_m = ceil_div(p->m, plan->task_rows);
