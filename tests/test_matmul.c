@@ -1,7 +1,8 @@
 /* Tests every available matmul rung in the registry (including ones added later) against a
  * double-precision reference on random inputs with odd shapes: forward with and without bias into
- * NaN-poisoned outputs, and the accumulating backward passes from random non-zero starting values.
- * Also checks that the threaded rung gives bit-identical results for any thread count. */
+ * NaN-poisoned outputs, the accumulating backward passes from random non-zero starting values, and
+ * backward_weight's overwriting mode into NaN-poisoned outputs. Also checks that the threaded rung
+ * gives bit-identical results for any thread count. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static float *copy_floats(const float *x, long n) {
 }
 
 /* The references, summed in double and rounded once: out = bias + inp . weight^T, and
- * initial + product for the accumulating passes. */
+ * initial + product for the accumulating passes (initial 0 for backward_weight's overwriting mode). */
 static void reference_forward(float *out, const float *inp, const float *weight, const float *bias, int M, int N,
                               int K) {
     for (int m = 0; m < M; m++)
@@ -85,6 +86,7 @@ typedef struct {
     float *dinp_start, *dweight_start, *dbias_start; /* random starting values of the += passes */
     float *out_ref, *out_bias_ref, *dinp_ref, *dweight_ref, *dbias_ref;
     float *out_mag, *out_bias_mag, *dinp_mag, *dweight_mag;
+    float *dweight_written_ref, *dweight_written_mag; /* backward_weight with accumulate = 0 */
 } Case;
 
 static float *absolute_copy(const float *x, long n) {
@@ -105,7 +107,7 @@ static void reference_pass(int pass, const Case *c, const float *bias, const flo
         float *r = absolute ? absolute_copy(right, n_right) : copy_floats(right, n_right);
         float *b = bias ? (absolute ? absolute_copy(bias, c->N) : copy_floats(bias, c->N)) : NULL;
         float *result = start ? (absolute ? absolute_copy(start, n_out) : copy_floats(start, n_out))
-                              : malloc((n_out > 0 ? n_out : 1) * sizeof(float));
+                              : calloc(n_out > 0 ? n_out : 1, sizeof(float));
         if (pass == 0) reference_forward(result, l, r, b, c->M, c->N, c->K);
         if (pass == 1) reference_backward_input(result, l, r, c->M, c->N, c->K);
         if (pass == 2) reference_backward_weight(result, l, r, c->M, c->N, c->K);
@@ -123,6 +125,7 @@ static Case make_case(Shape s) {
     reference_pass(0, &c, c.bias, NULL, MN, &c.out_bias_ref, &c.out_bias_mag);
     reference_pass(1, &c, NULL, c.dinp_start, MK, &c.dinp_ref, &c.dinp_mag);
     reference_pass(2, &c, NULL, c.dweight_start, NK, &c.dweight_ref, &c.dweight_mag);
+    reference_pass(2, &c, NULL, NULL, NK, &c.dweight_written_ref, &c.dweight_written_mag);
     c.dbias_ref = copy_floats(c.dbias_start, s.N);
     reference_backward_bias(c.dbias_ref, c.dout, s.M, s.N);
     return c;
@@ -131,7 +134,8 @@ static Case make_case(Shape s) {
 static void free_case(Case *c) {
     float *all[] = {c->inp, c->weight, c->bias, c->dout, c->dinp_start, c->dweight_start, c->dbias_start,
                     c->out_ref, c->out_bias_ref, c->dinp_ref, c->dweight_ref, c->dbias_ref,
-                    c->out_mag, c->out_bias_mag, c->dinp_mag, c->dweight_mag};
+                    c->out_mag, c->out_bias_mag, c->dinp_mag, c->dweight_mag, c->dweight_written_ref,
+                    c->dweight_written_mag};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
 }
 
@@ -174,9 +178,14 @@ static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
     free(dinp);
 
     float *dweight = copy_floats(c->dweight_start, NK);
-    rung->backward_weight(dweight, c->dout, c->inp, M, N, K);
+    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 1);
     CHECK(close_enough(rung, dweight, c->dweight_ref, c->dweight_mag, NK, &err),
           "%s backward_weight M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
+    /* overwriting: the NaNs must never be read, or they would show in the result */
+    poison(dweight, NK);
+    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 0);
+    CHECK(close_enough(rung, dweight, c->dweight_written_ref, c->dweight_written_mag, NK, &err),
+          "%s backward_weight (overwriting) M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
     free(dweight);
 
     float *dbias = copy_floats(c->dbias_start, N);
@@ -232,18 +241,21 @@ TEST(every_available_rung_matches_the_reference) {
     }
 }
 
-/* Runs the three passes of the threaded rung and returns their outputs concatenated. */
+/* Runs the three passes of the threaded rung (backward_weight accumulating, then overwriting) and
+ * returns their outputs concatenated. */
 static float *threads_outputs(int M, int N, int K, const float *inp, const float *weight, const float *bias,
                               const float *dout, const float *initial_dinp, const float *initial_dweight) {
     const MatmulRung *rung = matmul_find("threads");
     long out_n = (long)M * N, dinp_n = (long)M * K, dweight_n = (long)N * K;
-    float *all = malloc((out_n + dinp_n + dweight_n) * sizeof(float));
-    float *out = all, *dinp = all + out_n, *dweight = dinp + dinp_n;
+    float *all = malloc((out_n + dinp_n + 2 * dweight_n) * sizeof(float));
+    float *out = all, *dinp = all + out_n, *dweight = dinp + dinp_n, *dweight_written = dweight + dweight_n;
     memcpy(dinp, initial_dinp, dinp_n * sizeof(float));
     memcpy(dweight, initial_dweight, dweight_n * sizeof(float));
+    memcpy(dweight_written, initial_dweight, dweight_n * sizeof(float));
     rung->forward(out, inp, weight, bias, M, N, K);
     rung->backward_input(dinp, dout, weight, M, N, K);
-    rung->backward_weight(dweight, dout, inp, M, N, K);
+    rung->backward_weight(dweight, dout, inp, M, N, K, 1);
+    rung->backward_weight(dweight_written, dout, inp, M, N, K, 0);
     return all;
 }
 
@@ -263,7 +275,7 @@ TEST(threads_rung_is_deterministic_for_any_thread_count) {
     for (int s = 0; s < n_shapes; s++) {
         Shape shape = shapes[s];
         int M = shape.M, N = shape.N, K = shape.K;
-        long total = (long)M * N + (long)M * K + (long)N * K;
+        long total = (long)M * N + (long)M * K + 2L * N * K;
         float *inp = random_floats((long)M * K), *weight = random_floats((long)N * K), *bias = random_floats(N);
         float *dout = random_floats((long)M * N), *dinp = random_floats((long)M * K);
         float *dweight = random_floats((long)N * K);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "cpu/matmul/matmul.h"
+#include "cpu/ops/ops.h"
 #include "io/files.h"
 #include "model/gpt2.h"
 #include "test.h"
@@ -42,6 +43,14 @@ static int load_expected(Expected *e) {
     return (size_t)((const char *)f - (const char *)e->data) == size ? 0 : -1;
 }
 
+/* The norm a last micro-step summed during its backward pass, against a pass over all gradients. */
+static void check_fused_norm(const GPT2 *model, const char *what) {
+    CHECK(model->grad_squares_ready, "%s: no fused gradient norm", what);
+    double full = sqrt(sum_of_squares(model->grads, (long)model->num_params));
+    double fused = gpt2_grad_norm(model);
+    CHECK(fabs(fused - full) <= 1e-6 * full, "%s: fused gradient norm %.9g vs %.9g", what, fused, full);
+}
+
 static void check_rung(const MatmulRung *rung, const Expected *e, const GPT2Config *config, const float *params,
                        const uint16_t *tokens) {
     Error err = {0};
@@ -67,7 +76,7 @@ static void check_rung(const MatmulRung *rung, const Expected *e, const GPT2Conf
             CHECK(logit_error < 1e-5, "%s: logits relative error %.3g", rung->name, logit_error);
             free(logits);
         }
-        CHECK(gpt2_forward_backward(&model, inputs, targets, B, T, 1.0f, &err) == 0, "%s", err.message);
+        CHECK(gpt2_forward_backward(&model, inputs, targets, B, T, 1.0f, 1, &err) == 0, "%s", err.message);
         double loss_error = fabs(model.mean_loss - e->losses[step]) / fabs(e->losses[step]);
         CHECK(loss_error < (step == 0 ? 1e-5 : 1e-4), "%s: step %d loss %.7f vs PyTorch %.7f", rung->name, step,
               model.mean_loss, e->losses[step]);
@@ -81,6 +90,7 @@ static void check_rung(const MatmulRung *rung, const Expected *e, const GPT2Conf
                 offset += model.param_sizes[t];
             }
         }
+        check_fused_norm(&model, rung->name);
         float norm = gpt2_grad_norm(&model);
         gpt2_update(&model, e->lr, e->beta1, e->beta2, e->eps, e->weight_decay, 0.0f, norm, step + 1);
     }
@@ -126,7 +136,7 @@ TEST(test_parity_with_pytorch) {
 }
 
 /* Gradient accumulation: two half-weighted passes over the same batch give the same gradient
- * as one full pass (to rounding). */
+ * as one full pass (to rounding), and the norm fused into the last pass is right either way. */
 TEST(test_accumulation_matches_single_pass) {
     Error err = {0};
     GPT2Config config = {.max_seq_len = 16, .vocab_size = 50, .padded_vocab_size = 64, .num_layers = 2,
@@ -138,9 +148,14 @@ TEST(test_accumulation_matches_single_pass) {
     gpt2_enable_training(&b, &err);
     int32_t inputs[2 * 9], targets[2 * 9];
     for (int i = 0; i < 18; i++) { inputs[i] = (i * 7) % 50; targets[i] = (i * 11 + 3) % 50; }
-    gpt2_forward_backward(&a, inputs, targets, 2, 9, 1.0f, &err);
-    gpt2_forward_backward(&b, inputs, targets, 2, 9, 0.5f, &err);
-    gpt2_forward_backward(&b, inputs, targets, 2, 9, 0.5f, &err);
+    gpt2_forward_backward(&a, inputs, targets, 2, 9, 1.0f, 1, &err);
+    check_fused_norm(&a, "single pass");
+    gpt2_forward_backward(&b, inputs, targets, 2, 9, 0.5f, 0, &err);
+    CHECK(!b.grad_squares_ready, "a pass that is not the last one summed the norm");
+    double half_norm = sqrt(sum_of_squares(b.grads, (long)b.num_params));
+    CHECK(gpt2_grad_norm(&b) == (float)half_norm, "the norm's fallback pass differs");
+    gpt2_forward_backward(&b, inputs, targets, 2, 9, 0.5f, 1, &err);
+    check_fused_norm(&b, "accumulated");
     double e = relative_error(b.grads, a.grads, (long)a.num_params);
     CHECK(e < 1e-6, "accumulated gradient differs: %.3g", e);
     /* a bad token id is an error, not a crash */
@@ -151,6 +166,36 @@ TEST(test_accumulation_matches_single_pass) {
     CHECK(gpt2_forward(&a, inputs, NULL, 1, 17, &too_long) == -1 && too_long.status == 2, "T > max accepted");
     gpt2_free(&a);
     gpt2_free(&b);
+}
+
+/* After an update the next backward pass starts the gradients afresh without reading the old ones
+ * (poisoned with NaN here): the same bits as a fresh model with the updated parameters, shorter
+ * sequences included (wpe rows the pass does not reach must be zero, not stale). */
+TEST(test_gradients_restart_after_update) {
+    Error err = {0};
+    GPT2Config config = {.max_seq_len = 16, .vocab_size = 50, .padded_vocab_size = 64, .num_layers = 2,
+                         .num_heads = 2, .channels = 16};
+    GPT2 trained, fresh;
+    CHECK(gpt2_init_random(&trained, &config, 11, &err) == 0, "%s", err.message);
+    CHECK(gpt2_enable_training(&trained, &err) == 0, "%s", err.message);
+    int32_t inputs[2 * 12], targets[2 * 12];
+    for (int i = 0; i < 24; i++) { inputs[i] = (i * 5 + 1) % 50; targets[i] = (i * 13 + 2) % 50; }
+    for (int micro = 0; micro < 2; micro++)
+        CHECK(gpt2_forward_backward(&trained, inputs, targets, 2, 12, 0.5f, micro == 1, &err) == 0, "%s", err.message);
+    gpt2_update(&trained, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, gpt2_grad_norm(&trained), 1);
+    poison(trained.grads, (long)trained.num_params);
+    CHECK(gpt2_init_from_params(&fresh, &config, trained.params, &err) == 0, "%s", err.message);
+    CHECK(gpt2_enable_training(&fresh, &err) == 0, "%s", err.message);
+    for (int micro = 0; micro < 2; micro++) {
+        CHECK(gpt2_forward_backward(&trained, inputs, targets, 3, 5, 0.5f, micro == 1, &err) == 0, "%s", err.message);
+        CHECK(gpt2_forward_backward(&fresh, inputs, targets, 3, 5, 0.5f, micro == 1, &err) == 0, "%s", err.message);
+    }
+    CHECK(memcmp(trained.grads, fresh.grads, trained.num_params * sizeof(float)) == 0,
+          "gradients after an update differ from a fresh model's");
+    check_fused_norm(&trained, "after an update");
+    CHECK(gpt2_grad_norm(&trained) == gpt2_grad_norm(&fresh), "fused norms differ");
+    gpt2_free(&trained);
+    gpt2_free(&fresh);
 }
 
 /* The key/value-cached decoder gives the same logits as full forward passes. */
@@ -179,6 +224,7 @@ int main(void) {
     pool_init(2);
     RUN_TEST(test_parity_with_pytorch);
     RUN_TEST(test_accumulation_matches_single_pass);
+    RUN_TEST(test_gradients_restart_after_update);
     RUN_TEST(test_cached_decoding_matches_forward);
     return TEST_SUMMARY();
 }

@@ -522,11 +522,12 @@ TEST(test_adamw) {
             double denominator = sqrt(ref_v[i]) / sqrt(1 - pow(beta2, step)) + eps;
             ref_p[i] -= lr / (1 - pow(beta1, step)) * ref_m[i] / denominator;
         }
+        float *grads_before = copy_floats(grads, n);
         adamw_update(params, grads, m, v, n, lr, beta1, beta2, eps, weight_decay, step, grad_scale);
-        int zeroed = 1;
-        for (long i = 0; i < n; i++) zeroed &= grads[i] == 0.0f;
-        CHECK(zeroed, "adamw_update must zero the gradients (step %d)", step);
+        CHECK(memcmp(grads, grads_before, sizeof(float) * n) == 0,
+              "adamw_update must leave the gradients as they are (step %d)", step);
         free(grads);
+        free(grads_before);
     }
     /* Compare the change of the parameters (small next to the parameters themselves). */
     double *got_change = added(params, params_before, n), *want_change = malloc(sizeof(double) * n);

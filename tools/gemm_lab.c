@@ -60,8 +60,9 @@ static void variant_backward_input(float *dinp, const float *dout, const float *
     GemmProblem p = gemm_backward_input_problem(dinp, dout, weight, M, N, K);
     variant_run(&p);
 }
-static void variant_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
-    GemmProblem p = gemm_backward_weight_problem(dweight, dout, inp, M, N, K);
+static void variant_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
+                                    int accumulate) {
+    GemmProblem p = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate);
     variant_run(&p);
 }
 static int always(void) { return 1; }
@@ -97,7 +98,7 @@ static void call(const MatmulRung *rung, int pass, float *out, float *left, floa
     variant = &variants[slot];
     if (pass == 0) rung->forward(out, left, right, bias, M, N, K);
     else if (pass == 1) rung->backward_input(out, left, right, M, N, K);
-    else rung->backward_weight(out, left, right, M, N, K);
+    else rung->backward_weight(out, left, right, M, N, K, 1);
 }
 
 int main(int argc, char **argv) {

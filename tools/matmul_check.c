@@ -1,6 +1,7 @@
 /* matmul_check: standalone correctness and speed check of matmul rungs, for machines where the
- * lead has no other harness (e.g. an AMX Xeon). Checks all four products on odd shapes against a
- * double-precision reference, then times the GPT-2 small shapes (M = 256) for each pass.
+ * lead has no other harness (e.g. an AMX Xeon). Checks all four products (backward_weight both
+ * accumulating and overwriting) on odd shapes against a double-precision reference, then times the
+ * GPT-2 small shapes (M = 256) for each pass.
  * Build (after `make BUILD=build build/libcgpt.a`):
  *   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc tools/matmul_check.c build/libcgpt.a -lm -lpthread -ldl -o build/matmul_check
  * Run:  build/matmul_check [--threads N] [--no-check] [--no-speed] [--reps N] RUNG [RUNG...]   */
@@ -40,12 +41,13 @@ static void measure(Error *worst, const float *got, const double *want, const do
     if (diff_max / scale > worst->normwise) worst->normwise = diff_max / scale;
 }
 
-enum { FORWARD, FORWARD_BIAS, BACKWARD_INPUT, BACKWARD_WEIGHT, BACKWARD_BIAS, PRODUCTS };
+enum { FORWARD, FORWARD_BIAS, BACKWARD_INPUT, BACKWARD_WEIGHT, OVERWRITE_WEIGHT, BACKWARD_BIAS, PRODUCTS };
 static const char *product_names[PRODUCTS] = {"forward", "forward+bias", "backward_input", "backward_weight",
-                                              "backward_bias"};
+                                              "overwrite_weight", "backward_bias"};
 
 /* Runs every product once on random M x N x K operands and folds its errors into worst[]. The
- * backward products accumulate: they start from random values and run twice. */
+ * backward products accumulate: they start from random values and run twice. overwrite_weight is
+ * backward_weight with accumulate = 0 into NaN, which must never be read. */
 static void check_shape(const MatmulRung *rung, int M, int N, int K, Error worst[PRODUCTS], Rng *rng) {
     float *inp = random_floats(rng, (long)M * K), *weight = random_floats(rng, (long)N * K);
     float *bias = random_floats(rng, N), *dout = random_floats(rng, (long)M * N);
@@ -86,7 +88,7 @@ static void check_shape(const MatmulRung *rung, int M, int N, int K, Error worst
 
     for (long i = 0; i < (long)N * K; i++) want[i] = dweight[i], magnitude[i] = fabs(dweight[i]);
     for (int pass = 0; pass < 2; pass++) {
-        rung->backward_weight(dweight, dout, inp, M, N, K);
+        rung->backward_weight(dweight, dout, inp, M, N, K, 1);
         for (int n = 0; n < N; n++)
             for (int k = 0; k < K; k++)
                 for (int m = 0; m < M; m++) {
@@ -95,6 +97,16 @@ static void check_shape(const MatmulRung *rung, int M, int N, int K, Error worst
                 }
     }
     measure(&worst[BACKWARD_WEIGHT], dweight, want, magnitude, (long)N * K);
+
+    for (long i = 0; i < (long)N * K; i++) dweight[i] = NAN, want[i] = 0.0, magnitude[i] = 0.0;
+    rung->backward_weight(dweight, dout, inp, M, N, K, 0);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            for (int m = 0; m < M; m++) {
+                double term = (double)dout[(long)m * N + n] * inp[(long)m * K + k];
+                want[(long)n * K + k] += term, magnitude[(long)n * K + k] += fabs(term);
+            }
+    measure(&worst[OVERWRITE_WEIGHT], dweight, want, magnitude, (long)N * K);
 
     for (int n = 0; n < N; n++) want[n] = dbias[n], magnitude[n] = fabs(dbias[n]);
     (rung->backward_bias ? rung->backward_bias : matmul_backward_bias)(dbias, dout, M, N);
@@ -117,7 +129,7 @@ static int check_deterministic(const MatmulRung *rung, int M, int N, int K, Rng 
         results[run][2] = calloc((size_t)N * K, sizeof(float));
         rung->forward(results[run][0], inp, weight, bias, M, N, K);
         rung->backward_input(results[run][1], dout, weight, M, N, K);
-        rung->backward_weight(results[run][2], dout, inp, M, N, K);
+        rung->backward_weight(results[run][2], dout, inp, M, N, K, 1);
     }
     int same = memcmp(results[0][0], results[1][0], sizeof(float) * (size_t)M * N) == 0 &&
                memcmp(results[0][1], results[1][1], sizeof(float) * (size_t)M * K) == 0 &&
@@ -163,7 +175,7 @@ static double time_pass(const MatmulRung *rung, int pass, int M, int N, int K, i
         double start = now_seconds();
         if (pass == 0) rung->forward(buf[3], buf[0], buf[1], buf[2], M, N, K);
         else if (pass == 1) rung->backward_input(buf[4], buf[3], buf[1], M, N, K);
-        else rung->backward_weight(buf[5], buf[3], buf[0], M, N, K);
+        else rung->backward_weight(buf[5], buf[3], buf[0], M, N, K, 1);
         double t = now_seconds() - start;
         if (r > 0 && t < best) best = t;
     }

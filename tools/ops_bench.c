@@ -114,8 +114,8 @@ int main(int argc, char **argv) {
         printf("%-34s %10.3f %8d %10.2f\n", rows[i].name, rows[i].ms, rows[i].per_step, total);
     }
     printf("%-34s %10s %8s %10.2f\n", "non-matmul total per step", "", "", step_ms);
-    printf("(memory bandwidth: adamw moves 32 bytes a parameter = %.1f GB/s; sum_of_squares %.1f GB/s)\n",
-           32.0 * n_params / (rows[n - 2].ms * 1e6), 4.0 * n_params / (rows[n - 3].ms * 1e6));
+    printf("(memory bandwidth: adamw moves 28 bytes a parameter = %.1f GB/s; sum_of_squares %.1f GB/s)\n",
+           28.0 * n_params / (rows[n - 2].ms * 1e6), 4.0 * n_params / (rows[n - 3].ms * 1e6));
     pool_shutdown();
     return 0;
 }

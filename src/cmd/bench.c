@@ -49,9 +49,10 @@ static void timed_backward_input(float *dinp, const float *dout, const float *we
     timed_rung->backward_input(dinp, dout, weight, M, N, K);
     matmul_seconds += now_seconds() - t;
 }
-static void timed_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
+static void timed_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
+                                  int accumulate) {
     double t = now_seconds();
-    timed_rung->backward_weight(dweight, dout, inp, M, N, K);
+    timed_rung->backward_weight(dweight, dout, inp, M, N, K, accumulate);
     matmul_seconds += now_seconds() - t;
 }
 static void timed_backward_bias(float *dbias, const float *dout, int M, int N) {
@@ -232,7 +233,8 @@ int cmd_bench(int argc, char **argv) {
             fprintf(stderr, "\r  %-9s training iteration %d/%d ...   ", rung->name, i, iters);
             matmul_seconds = 0;
             double start = now_seconds();
-            if (gpt2_forward_backward(&model, inputs, targets, B, T, 1.0f, &err)) error_exit(&err);
+            const int last_micro_step = 1; /* no accumulation: the norm is summed in the backward pass */
+            if (gpt2_forward_backward(&model, inputs, targets, B, T, 1.0f, last_micro_step, &err)) error_exit(&err);
             float norm = gpt2_grad_norm(&model);
             gpt2_update(&model, 1e-5f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f, norm, i + 1);
             double t = now_seconds() - start;

@@ -299,8 +299,9 @@ int cmd_train(int argc, char **argv) {
         double loss = 0;
         for (int micro = 0; micro < o.accum; micro++) {
             if (loader_next(&train_loader, &err)) error_exit(&err);
+            int last_micro_step = micro == o.accum - 1; /* it also sums the squares for the norm */
             if (gpt2_forward_backward(&model, train_loader.inputs, train_loader.targets, o.batch_size, o.seq_len,
-                                      1.0f / o.accum, &err))
+                                      1.0f / o.accum, last_micro_step, &err))
                 error_exit(&err);
             loss += model.mean_loss / o.accum;
         }

@@ -92,6 +92,7 @@ int gpt2_enable_training(GPT2 *model, Error *err) {
     zero_floats(model->adam_m, (long)model->num_params);
     zero_floats(model->adam_v, (long)model->num_params);
     point_views(&model->gradients, model->grads, model->param_sizes);
+    model->grads_fresh = 1;
     return 0;
 }
 
@@ -242,18 +243,31 @@ int gpt2_forward(GPT2 *model, const int32_t *inputs, const int32_t *targets, int
     return forward(model, inputs, targets, B, T, 0.0f, err);
 }
 
+/* The gradients that backward_weight produces (and so can write instead of add to); the others are
+ * sums that ops add into. */
+static int written_by_backward_weight(int tensor) {
+    return tensor == PARAM_WTE || tensor == PARAM_QKV_W || tensor == PARAM_ATTPROJ_W || tensor == PARAM_FC_W ||
+           tensor == PARAM_FCPROJ_W;
+}
+
 /* Backward of a linear layer out[M,N] = inp[M,K] . weight[N,K]^T + bias: writes dinp (zeroed
- * first) and accumulates dweight and dbias (when bias exists). */
+ * first), writes dweight (accumulate = 0) or adds to it, adds to dbias (when bias exists). With
+ * weight_squares, dweight is final after this call: its sum of squares is added to *weight_squares
+ * right away, while the rung's output is still in cache. */
 static void linear_backward(const MatmulRung *mm, float *dinp, float *dweight, float *dbias, const float *dout,
-                            const float *inp, const float *weight, int M, int N, int K) {
+                            const float *inp, const float *weight, int M, int N, int K, int accumulate,
+                            double *weight_squares) {
     zero_floats(dinp, (long)M * K);
     mm->backward_input(dinp, dout, weight, M, N, K);
-    mm->backward_weight(dweight, dout, inp, M, N, K);
+    mm->backward_weight(dweight, dout, inp, M, N, K, accumulate);
+    if (weight_squares) *weight_squares += sum_of_squares(dweight, (long)N * K);
     if (dbias) (mm->backward_bias ? mm->backward_bias : matmul_backward_bias)(dbias, dout, M, N);
 }
 
-/* The backward pass of a forward that wrote the logits' gradient. */
-static void backward(GPT2 *model) {
+/* The backward pass of a forward that wrote the logits' gradient. On the last micro-step it also
+ * sums the squares of the gradients, each as soon as it is final, always in the same order (so the
+ * norm does not depend on the thread count). */
+static void backward(GPT2 *model, int last_micro_step) {
     const GPT2Config *c = &model->config;
     const int B = model->batch_size, T = model->seq_len, N = B * T;
     const int C = c->channels, L = c->num_layers, NH = c->num_heads, Vp = c->padded_vocab_size;
@@ -262,9 +276,19 @@ static void backward(GPT2 *model) {
     Activations *a = &model->acts;
     ActivationGrads *d = &model->dacts;
 
+    /* The first pass since the last update writes the gradients rather than adding to stale ones:
+     * backward_weight overwrites the weight matrices, and the small tensors that ops add into
+     * (biases, layernorms, wpe: a few MB) are zeroed here. Nothing zeroes the whole 0.5 GB. */
+    const int accumulate = !model->grads_fresh;
+    if (!accumulate)
+        for (int t = 0; t < NUM_PARAM_TENSORS; t++)
+            if (!written_by_backward_weight(t)) zero_floats(g[t], (long)model->param_sizes[t]);
+    double squares = 0.0, *weight_squares = last_micro_step ? &squares : NULL;
+
     float *dlogits = a->logits; /* the forward pass wrote the gradient over the logits */
 
-    linear_backward(mm, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C);
+    /* the tied wte: written here first, encoder_backward adds to it at the end (so not final yet) */
+    linear_backward(mm, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate, NULL);
     zero_floats(d->residual, (long)N * C);
     const float *last = a->residual3 + (size_t)(L - 1) * N * C;
     layernorm_backward(d->residual, g[PARAM_LNF_W], g[PARAM_LNF_B], d->normed, last, w[PARAM_LNF_W], a->lnf_mean,
@@ -281,39 +305,51 @@ static void backward(GPT2 *model) {
         /* MLP block. d->residual holds d(loss)/d(residual3); the residual connection passes it
          * unchanged to residual2, and the MLP branch adds its part below. */
         linear_backward(mm, d->fc_gelu, g[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, g[PARAM_FCPROJ_B] + (size_t)l * C,
-                        d->residual, fc_gelu, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, N, C, 4 * C);
+                        d->residual, fc_gelu, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, N, C, 4 * C, accumulate,
+                        weight_squares);
         zero_floats(d->fc, (long)N * 4 * C);
         gelu_backward(d->fc, fc, d->fc_gelu, (long)N * 4 * C);
         linear_backward(mm, d->normed, g[PARAM_FC_W] + (size_t)l * 4 * C * C, g[PARAM_FC_B] + (size_t)l * 4 * C, d->fc,
-                        ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C);
+                        ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C, accumulate, weight_squares);
         layernorm_backward(d->residual, g[PARAM_LN2_W] + (size_t)l * C, g[PARAM_LN2_B] + (size_t)l * C, d->normed,
                            residual2, w[PARAM_LN2_W] + (size_t)l * C, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C);
 
         /* attention block; d->residual now holds d(loss)/d(residual2) */
         linear_backward(mm, d->normed, g[PARAM_ATTPROJ_W] + (size_t)l * C * C, g[PARAM_ATTPROJ_B] + (size_t)l * C,
-                        d->residual, att_out, w[PARAM_ATTPROJ_W] + (size_t)l * C * C, N, C, C);
+                        d->residual, att_out, w[PARAM_ATTPROJ_W] + (size_t)l * C * C, N, C, C, accumulate,
+                        weight_squares);
         zero_floats(d->qkv, (long)N * 3 * C);
         attention_backward(d->qkv, d->attention, d->normed, qkv, att_prob, B, T, C, NH);
         linear_backward(mm, d->normed, g[PARAM_QKV_W] + (size_t)l * 3 * C * C, g[PARAM_QKV_B] + (size_t)l * 3 * C,
-                        d->qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C);
+                        d->qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C, accumulate, weight_squares);
         layernorm_backward(d->residual, g[PARAM_LN1_W] + (size_t)l * C, g[PARAM_LN1_B] + (size_t)l * C, d->normed,
                            residual, w[PARAM_LN1_W] + (size_t)l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C);
     }
     encoder_backward(g[PARAM_WTE], g[PARAM_WPE], d->residual, model->inputs, B, T, C);
+
+    /* the rest is final now: wte (too big for any cache; read once more) and the small tensors */
+    if (last_micro_step)
+        for (int t = 0; t < NUM_PARAM_TENSORS; t++)
+            if (t == PARAM_WTE || !written_by_backward_weight(t))
+                squares += sum_of_squares(g[t], (long)model->param_sizes[t]);
+    model->grads_fresh = 0;
+    model->grad_squares_ready = last_micro_step;
+    model->grad_squares = squares;
 }
 
 int gpt2_forward_backward(GPT2 *model, const int32_t *inputs, const int32_t *targets, int B, int T,
-                          float loss_scale, Error *err) {
+                          float loss_scale, int last_micro_step, Error *err) {
     if (!model->grads) return error_set(err, EXIT_RUNTIME, "internal: training not enabled on this model");
     if (!targets) return error_set(err, EXIT_RUNTIME, "internal: a backward pass needs targets");
     if (forward(model, inputs, targets, B, T, loss_scale / (float)(B * T), err)) return -1;
-    backward(model);
+    backward(model, last_micro_step);
     return 0;
 }
 
 float gpt2_grad_norm(const GPT2 *model) {
+    if (model->grad_squares_ready) return (float)sqrt(model->grad_squares);
     return (float)sqrt(sum_of_squares(model->grads, (long)model->num_params));
 }
 
@@ -323,6 +359,8 @@ void gpt2_update(GPT2 *model, float lr, float beta1, float beta2, float eps, flo
     if (grad_clip > 0 && grad_norm > grad_clip) scale = grad_clip / grad_norm;
     adamw_update(model->params, model->grads, model->adam_m, model->adam_v, (long)model->num_params, lr, beta1,
                  beta2, eps, weight_decay, step, scale);
+    /* the gradients just applied stay in grads; the next backward pass overwrites them */
+    model->grads_fresh = 1;
 }
 
 /* ---------------------------------------------------------------- cached decoding */

@@ -71,6 +71,10 @@ typedef struct {
     float *grads;          /* [num_params], allocated by gpt2_enable_training */
     ParamViews gradients;
     float *adam_m, *adam_v;/* AdamW moments, allocated by gpt2_enable_training */
+    int grads_fresh;       /* nothing added to grads since gpt2_enable_training or gpt2_update: the
+                            * next backward pass writes them instead of adding (nothing zeroes them) */
+    int grad_squares_ready;/* grad_squares = sum of squares of grads, summed by the last backward pass */
+    double grad_squares;
     const MatmulRung *matmul;
 
     int batch_size, seq_len; /* shape the activations were allocated for (0 = none yet) */
@@ -96,14 +100,20 @@ int gpt2_enable_training(GPT2 *model, Error *err);
  * T must not exceed config.max_seq_len and every id must be < vocab_size (checked: status 2). */
 int gpt2_forward(GPT2 *model, const int32_t *inputs, const int32_t *targets, int B, int T, Error *err);
 /* Forward and backward passes, ACCUMULATING into model->grads the gradient of loss_scale times
- * the mean loss (1 for a plain step, 1/accum_steps for gradient accumulation). Needs
- * gpt2_enable_training. Leaves acts.losses and mean_loss as gpt2_forward does. */
+ * the mean loss (1 for a plain step, 1/accum_steps for gradient accumulation), starting from zero
+ * after gpt2_enable_training or gpt2_update (that first pass writes the gradients, never reading
+ * the old ones). last_micro_step: 1 on the last pass before gpt2_update (on every pass without
+ * accumulation); that pass also sums the squares of each gradient as soon as it is final, so that
+ * gpt2_grad_norm needs no pass of its own. Needs gpt2_enable_training. Leaves acts.losses and
+ * mean_loss as gpt2_forward does. */
 int gpt2_forward_backward(GPT2 *model, const int32_t *inputs, const int32_t *targets, int B, int T,
-                          float loss_scale, Error *err);
-/* The gradient norm ||grads||_2 (before clipping). */
+                          float loss_scale, int last_micro_step, Error *err);
+/* The gradient norm ||grads||_2 (before clipping): from the sums of the last backward pass when it
+ * was a last micro-step, else from a pass over all gradients. */
 float gpt2_grad_norm(const GPT2 *model);
 /* One AdamW step (step counts from 1); clips the gradient to grad_clip when grad_clip > 0 and
- * its norm is larger. Zeroes the gradients. grad_norm is the value from gpt2_grad_norm. */
+ * its norm is larger. grad_norm is the value from gpt2_grad_norm. The gradients restart from zero:
+ * grads still holds the ones just applied, but the next gpt2_forward_backward overwrites them. */
 void gpt2_update(GPT2 *model, float lr, float beta1, float beta2, float eps, float weight_decay,
                  float grad_clip, float grad_norm, int step);
 

@@ -259,8 +259,9 @@ static void amx_backward_input(float *dinp, const float *dout, const float *weig
     gemm(&g);
 }
 
-static void amx_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
-    Gemm g = {.out = dweight, .ldo = K, .rows = N, .cols = K, .depth = M,
+static void amx_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
+                                int accumulate) {
+    Gemm g = {.out = dweight, .ldo = K, .overwrite = !accumulate, .rows = N, .cols = K, .depth = M,
               .a = {.data = dout, .stride_w = 1, .stride_p = N, .width = N, .depth = M},
               .b = {.data = inp, .stride_w = 1, .stride_p = K, .width = K, .depth = M}};
     gemm(&g);

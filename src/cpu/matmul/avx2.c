@@ -75,8 +75,9 @@ static void avx2_backward_input(float *dinp, const float *dout, const float *wei
     run(&problem);
 }
 
-static void avx2_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
-    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K);
+static void avx2_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
+                                 int accumulate) {
+    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate);
     run(&problem);
 }
 

@@ -153,8 +153,8 @@ static void avx512_backward_input(float *dinp, const float *dout, const float *w
 }
 
 static void avx512_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N,
-                                   int K) {
-    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K);
+                                   int K, int accumulate) {
+    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate);
     run(&problem);
 }
 

@@ -87,14 +87,20 @@ static void blocked_backward_input(float *dinp, const float *dout, const float *
     }
 }
 
-static void blocked_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
+static void blocked_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
+                                    int accumulate) {
     /* dweight[n, k0:k1] += sum over m of dout[m,n] * inp[m, k0:k1]; the inp tile serves every n */
     for (int k0 = 0; k0 < K; k0 += TILE_K) {
         int tile_k = min_int(TILE_K, K - k0);
         for (int n = 0; n < N; n += 4) {
             int rows = min_int(4, N - n);
             float *dweight_rows[4];
-            for (int r = 0; r < rows; r++) dweight_rows[r] = dweight + (long)(n + r) * K + k0;
+            for (int r = 0; r < rows; r++) {
+                dweight_rows[r] = dweight + (long)(n + r) * K + k0;
+                /* overwriting: start the row segment from zero here, where it is about to be used */
+                if (!accumulate)
+                    for (int j = 0; j < tile_k; j++) dweight_rows[r][j] = 0.0f;
+            }
             for (int m = 0; m < M; m++) {
                 float coef[4] = {0};
                 for (int r = 0; r < rows; r++) coef[r] = dout[(long)m * N + n + r];

@@ -40,12 +40,13 @@ GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const fl
 }
 
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
-                                         int N, int K) {
-    /* dweight[N,K] += dout[M,N]^T . inp[M,K]: A[n, m] = dout[m*N + n], the inner dimension is M */
+                                         int N, int K, int accumulate) {
+    /* dweight[N,K] (+)= dout[M,N]^T . inp[M,K]: A[n, m] = dout[m*N + n], the inner dimension is M.
+     * Without accumulate it is stored as forward's output is: the first k block stores. */
     return (GemmProblem){.m = N, .n = K, .k = M,
                          .a = dout, .a_row_stride = 1, .a_col_stride = N,
                          .b = inp, .b_row_stride = K, .b_col_stride = 1,
-                         .c = dweight, .c_row_stride = K, .accumulate = 1, .bias = NULL};
+                         .c = dweight, .c_row_stride = K, .accumulate = accumulate, .bias = NULL};
 }
 
 void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *problem, int n_threads) {

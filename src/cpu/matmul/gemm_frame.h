@@ -52,7 +52,7 @@ GemmProblem gemm_forward_problem(float *out, const float *inp, const float *weig
 GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const float *weight, int M,
                                         int N, int K);
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
-                                         int N, int K);
+                                         int N, int K, int accumulate);
 
 /* How one problem is cut into tasks. Each task owns a rectangle of C and runs the whole k loop
  * for it in a fixed order, so results never depend on which thread ran which task. When A (or B)

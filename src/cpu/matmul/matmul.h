@@ -2,7 +2,10 @@
  * Row-major, as llm.c: M = tokens (B*T), N = output channels, K = input channels.
  *   forward:          out[M,N]      = inp[M,K] . weight[N,K]^T + bias[N]   (bias may be NULL)
  *   backward_input:   dinp[M,K]    += dout[M,N] . weight[N,K]
- *   backward_weight:  dweight[N,K] += dout[M,N]^T . inp[M,K]
+ *   backward_weight:  dweight[N,K] += dout[M,N]^T . inp[M,K]   if accumulate, else
+ *                     dweight[N,K]  = dout[M,N]^T . inp[M,K]   never reading dweight's old contents
+ *                     (garbage or NaN is fine): the model's first backward after an optimizer step
+ *                     writes its weight gradients instead of zeroing them and adding
  *   backward_bias:    dbias[N]     += sum over m of dout[m,:]
  * Rungs may use the thread pool (util/threadpool.h); results must not depend on scheduling. */
 #ifndef CGPT_MATMUL_H
@@ -18,7 +21,8 @@ typedef struct MatmulRung {
     void (*forward)(float *out, const float *inp, const float *weight, const float *bias,
                     int M, int N, int K);
     void (*backward_input)(float *dinp, const float *dout, const float *weight, int M, int N, int K);
-    void (*backward_weight)(float *dweight, const float *dout, const float *inp, int M, int N, int K);
+    void (*backward_weight)(float *dweight, const float *dout, const float *inp, int M, int N, int K,
+                            int accumulate);
     /* NULL means the shared matmul_backward_bias below */
     void (*backward_bias)(float *dbias, const float *dout, int M, int N);
 } MatmulRung;

@@ -23,12 +23,16 @@ static void naive_backward_input(float *dinp, const float *dout, const float *we
         }
 }
 
-static void naive_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
-    for (int n = 0; n < N; n++)
+static void naive_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
+                                  int accumulate) {
+    for (int n = 0; n < N; n++) {
+        if (!accumulate)
+            for (int k = 0; k < K; k++) dweight[(long)n * K + k] = 0.0f;
         for (int m = 0; m < M; m++) {
             float d = dout[(long)m * N + n];
             for (int k = 0; k < K; k++) dweight[(long)n * K + k] += d * inp[(long)m * K + k];
         }
+    }
 }
 
 static void naive_backward_bias(float *dbias, const float *dout, int M, int N) {

@@ -81,12 +81,13 @@ static void openblas_backward_input(float *dinp, const float *dout, const float 
                    1.0f, dinp, lead(K));
 }
 
-static void openblas_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K) {
+static void openblas_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
+                                     int accumulate) {
     load_openblas();
     match_thread_count();
-    /* dweight[N,K] += dout[M,N]^T . inp[M,K] */
+    /* dweight[N,K] (+)= dout[M,N]^T . inp[M,K]; with beta 0, BLAS never reads C (NaN stays out) */
     openblas.sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS, CBLAS_NO_TRANS, N, K, M, 1.0f, dout, lead(N), inp, lead(K),
-                   1.0f, dweight, lead(K));
+                   accumulate ? 1.0f : 0.0f, dweight, lead(K));
 }
 
 const MatmulRung matmul_openblas = {

@@ -66,8 +66,8 @@ static void threads_backward_input(float *dinp, const float *dout, const float *
 }
 
 static void threads_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N,
-                                    int K) {
-    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K);
+                                    int K, int accumulate) {
+    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate);
     run(&problem);
 }
 

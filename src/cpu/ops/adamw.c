@@ -1,6 +1,7 @@
-/* AdamW parameter update (decoupled weight decay, as torch.optim.AdamW), fused with zeroing the
- * gradients: one pass that reads params, grads, m, v and writes all four. The array is split into
- * a few large contiguous chunks per thread.
+/* AdamW parameter update (decoupled weight decay, as torch.optim.AdamW): one pass that reads params,
+ * grads, m, v and writes params, m, v. The gradients are left as they are (the model's next backward
+ * pass overwrites them, so zeroing them here would only add traffic). The array is split into a few
+ * large contiguous chunks per thread.
  * On one or two cores the pass is limited by arithmetic, not memory: a square root and two
  * divisions per element. The portable loop computes the square root in software (see sqrt_float);
  * on CPUs with AVX-512 an intrinsics loop uses the hardware vsqrtps/vdivps instead, which are
@@ -16,7 +17,9 @@
 #endif
 
 typedef struct {
-    float *params, *grads, *m, *v;
+    float *params;
+    const float *grads;
+    float *m, *v;
     long n;
     int n_tasks;
     int use_avx512;
@@ -39,13 +42,14 @@ typedef struct {
 /* Elements [first, last) in whole groups of 16; returns where it stopped (the rest is left to the
  * portable loop). */
 __attribute__((target("avx512f"))) static long adamw_avx512(const AdamwJob *job, long first, long last) {
-    float *params = job->params, *grads = job->grads, *m = job->m, *v = job->v;
+    float *params = job->params, *m = job->m, *v = job->v;
+    const float *grads = job->grads;
     const __m512 grad_scale = _mm512_set1_ps(job->grad_scale), beta2 = _mm512_set1_ps(job->beta2);
     const __m512 one_minus_beta1 = _mm512_set1_ps(1.0f - job->beta1);
     const __m512 one_minus_beta2 = _mm512_set1_ps(1.0f - job->beta2);
     const __m512 eps = _mm512_set1_ps(job->eps), decay_factor = _mm512_set1_ps(job->decay_factor);
     const __m512 minus_step_size = _mm512_set1_ps(-job->step_size);
-    const __m512 sqrt_correction2 = _mm512_set1_ps(job->sqrt_correction2), zero = _mm512_setzero_ps();
+    const __m512 sqrt_correction2 = _mm512_set1_ps(job->sqrt_correction2);
     long i = first;
     for (; i + 16 <= last; i += 16) {
         _mm_prefetch((const char *)(grads + i + ADAMW_PREFETCH_AHEAD), _MM_HINT_T0);
@@ -63,7 +67,6 @@ __attribute__((target("avx512f"))) static long adamw_avx512(const AdamwJob *job,
         _mm512_storeu_ps(params + i, p);
         _mm512_storeu_ps(m + i, m_new);
         _mm512_storeu_ps(v + i, v_new);
-        _mm512_storeu_ps(grads + i, zero);
     }
     return i;
 }
@@ -72,7 +75,8 @@ __attribute__((target("avx512f"))) static long adamw_avx512(const AdamwJob *job,
 CGPT_HOT static void adamw_task(void *context, int task) {
     const AdamwJob *job = context;
     long first = range_start(job->n, job->n_tasks, task), last = range_start(job->n, job->n_tasks, task + 1);
-    float *params = job->params, *grads = job->grads, *m = job->m, *v = job->v;
+    float *params = job->params, *m = job->m, *v = job->v;
+    const float *grads = job->grads;
     const float beta1 = job->beta1, beta2 = job->beta2, eps = job->eps, grad_scale = job->grad_scale;
     const float one_minus_beta1 = 1.0f - beta1, one_minus_beta2 = 1.0f - beta2;
     const float decay_factor = job->decay_factor, minus_step_size = -job->step_size;
@@ -82,7 +86,7 @@ CGPT_HOT static void adamw_task(void *context, int task) {
     if (job->use_avx512) i = adamw_avx512(job, first, last);
 #endif
     for (; i + LANES <= last; i += LANES) {
-        f32x16 g, m_old, v_old, p, zero = {0};
+        f32x16 g, m_old, v_old, p;
         vec_load(&g, grads + i);
         vec_load(&m_old, m + i);
         vec_load(&v_old, v + i);
@@ -97,7 +101,6 @@ CGPT_HOT static void adamw_task(void *context, int task) {
         vec_store(params + i, &p);
         vec_store(m + i, &m_new);
         vec_store(v + i, &v_new);
-        vec_store(grads + i, &zero);
     }
     for (; i < last; i++) {
         float g = grads[i] * grad_scale;
@@ -107,11 +110,10 @@ CGPT_HOT static void adamw_task(void *context, int task) {
         params[i] = params[i] * decay_factor + minus_step_size * m_new / denominator;
         m[i] = m_new;
         v[i] = v_new;
-        grads[i] = 0.0f;
     }
 }
 
-void adamw_update(float *params, float *grads, float *m, float *v, long n, float lr, float beta1,
+void adamw_update(float *params, const float *grads, float *m, float *v, long n, float lr, float beta1,
                   float beta2, float eps, float weight_decay, int step, float grad_scale) {
     AdamwJob job = {params, grads, m, v, n, 0, 0, beta1, beta2, eps, grad_scale, 0, 0, 0};
 #ifdef ADAMW_AVX512

@@ -63,12 +63,13 @@ void crossentropy_forward_backward(float *losses, float *logits, const int32_t *
  * result does not depend on the thread count. */
 double sum_of_squares(const float *x, long n);
 
-/* AdamW as torch.optim.AdamW (decoupled weight decay), fused with gradient zeroing:
+/* AdamW as torch.optim.AdamW (decoupled weight decay):
  *   g = grads[i] * grad_scale;  m = beta1 m + (1-beta1) g;  v = beta2 v + (1-beta2) g^2
  *   m_hat = m / (1 - beta1^step);  v_hat = v / (1 - beta2^step)
- *   param -= lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * param);  grads[i] = 0
- * step counts from 1. grad_scale carries gradient clipping (1 when off). */
-void adamw_update(float *params, float *grads, float *m, float *v, long n, float lr, float beta1,
+ *   param -= lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * param)
+ * step counts from 1. grad_scale carries gradient clipping (1 when off). grads is only read: it is
+ * not zeroed (the model's next backward pass writes the gradients afresh). */
+void adamw_update(float *params, const float *grads, float *m, float *v, long n, float lr, float beta1,
                   float beta2, float eps, float weight_decay, int step, float grad_scale);
 
 /* Sets x[n] to zero, threaded (for activation gradients). */
