@@ -205,6 +205,12 @@ static inline void bf16_plan_pack(Bf16PackPlan *plan, const Bf16Source *src, uin
         plan->panels_per_task = 1 + 32768 / (2 * panel_width * (pairs + 1));
         if (plan->panels_per_task * panel_width < 16) plan->panels_per_task = bf16_div_up(16, panel_width);
         plan->pairs_per_task = pairs;
+        if (layout == BF16_A_TILES) {
+            /* tiles are independent 1 KiB pieces: one panel and 128 pairs a task, so that the
+             * 16 panels of M = 256 tokens spread over all threads instead of a handful */
+            plan->panels_per_task = 1;
+            plan->pairs_per_task = 128;
+        }
     }
     if (plan->pairs_per_task < 1) plan->pairs_per_task = 1;
     plan->pair_groups = bf16_div_up(pairs, plan->pairs_per_task);
