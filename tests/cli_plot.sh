@@ -67,6 +67,12 @@ check "loss: two logs, smoothing, log x" test $? -eq 0
 check "loss: two logs well-formed" well_formed two.svg
 check "loss: both logs in legend" grep -q 'other_log.jsonl train' two.svg
 check "loss: title escaped" grep -q 'Run &lt;A&gt; &amp; &quot;B&quot;' two.svg
+check "loss: a short title keeps the full size" grep -q 'font-size="18.0"[^>]*>Run &lt;A' two.svg
+
+long_title="Training loss of GPT-2 124M on Tiny Shakespeare with every rung of the ladder, B=4, T=64"
+"$CGPT" plot train_log.jsonl --out long.svg --title "$long_title" >/dev/null 2>&1
+check "loss: a title wider than the chart is set smaller" \
+    grep -q -E 'font-size="(9|1[0-7])\.[0-9]"[^>]*>Training loss of GPT-2' long.svg
 
 # ---- bench ladder ----
 "$CGPT" plot --bench bench.jsonl --out ladder.svg >/dev/null 2>&1

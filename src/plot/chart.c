@@ -158,9 +158,13 @@ static SvgTextStyle text_style(double size, SvgAnchor anchor, const char *color)
     return style;
 }
 
-static void draw_title(Svg *svg, const char *title, double center_x) {
+/* The chart title, centred on center_x of a chart chart_width wide; a title too long for the
+ * chart is set smaller (down to 9 px) rather than cut off at the edges. */
+static void draw_title(Svg *svg, const char *title, double center_x, double chart_width) {
     if (!title || !*title) return;
-    SvgTextStyle style = text_style(18, SVG_ANCHOR_MIDDLE, TEXT_COLOR);
+    const double size = 18, room = 2 * fmin(center_x, chart_width - center_x) - 16;
+    double width = svg_text_width(title, size) * 1.1; /* bold runs wider than the estimate */
+    SvgTextStyle style = text_style(width > room ? fmax(9, size * room / width) : size, SVG_ANCHOR_MIDDLE, TEXT_COLOR);
     style.bold = 1;
     svg_text(svg, center_x, 30, title, &style);
 }
@@ -292,7 +296,7 @@ int chart_draw_lines(Svg *svg, const LineChart *c, Error *err) {
     ys.pixel_hi = top;
 
     svg_begin(svg, LINE_WIDTH, LINE_HEIGHT);
-    draw_title(svg, c->title, (left + right) / 2);
+    draw_title(svg, c->title, (left + right) / 2, LINE_WIDTH);
     for (int i = 0; i < x_count; i++) {
         double x = scale_map(&xs, x_ticks[i].value);
         svg_line(svg, x, top, x, bottom, x_ticks[i].labeled ? GRID_COLOR : MINOR_GRID_COLOR, 1, NULL);
@@ -400,7 +404,7 @@ int chart_draw_bars(Svg *svg, const BarChart *c, Error *err) {
     xs.pixel_hi = right;
 
     svg_begin(svg, BAR_WIDTH, height);
-    draw_title(svg, c->title, BAR_WIDTH / 2.0);
+    draw_title(svg, c->title, BAR_WIDTH / 2.0, BAR_WIDTH);
     if (c->legend_count > 0) {
         double x = left;
         SvgTextStyle style = text_style(12, SVG_ANCHOR_START, TEXT_COLOR);
