@@ -79,7 +79,8 @@ typedef struct {
     int rows, cols, depth;
     int pairs;                     /* K-pairs, padded to whole tiles */
     Bf16Source a, b;
-    uint32_t *a_packed, *b_packed; /* 16-row panels of A (row-major bf16), 16-column panels of B (VNNI) */
+    uint32_t *a_packed, *b_packed; /* 16-row panels of A (1 KiB tiles), 16-column panels of B (VNNI);
+                                      b_packed only when both are packed up front */
     Bf16PackPlan a_plan, b_plan;
     int tile_blocks_down, tile_blocks_across, col_tiles; /* output tile of one task, in 32x32 blocks */
     int row_groups, rows_per_group; /* streaming: task = one column block x one group of row blocks */
@@ -194,7 +195,10 @@ static void stream_task(void *context, int task) {
 static void pack_a_task(void *context, int task) { bf16_run_pack_plan(&((const Gemm *)context)->a_plan, task); }
 
 /* Packed panels of the latest call, kept between calls (the model calls with the same shapes every
- * step). One buffer, so the rung is not reentrant: calls must not overlap (cgpt calls from one thread). */
+ * step). One buffer, so the rung is not reentrant: calls must not overlap (cgpt calls from one thread).
+ * Two ways through a call: streaming (forward and backward_input: A packed here, B inside the
+ * tasks), or both operands packed first and then 2D output tiles (backward_weight, whose operands
+ * are both activations, and products too deep for a task's A to stay in L2). */
 static PackBuffer packed;
 
 static void gemm(Gemm *g) {
