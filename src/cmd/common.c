@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tokenizer/tokenizer.h"
+#include "util/args.h"
 
 FILE *open_log_file(const char *path, int append, Error *err) {
     FILE *f = fopen(path, append ? "a" : "w");
@@ -49,4 +50,21 @@ Tokenizer *load_tokenizer(const char *command, const char *vocab_dir) {
     }
     if (!tok) die(err.status ? err.status : EXIT_RUNTIME, "%s: %s%s", command, vocab_dir ? "--vocab: " : "", err.message);
     return tok;
+}
+
+Tokenizer *tokenizer_from_args(int argc, char **argv, const char *command, const char *usage) {
+    Args args;
+    args_init(&args, argc, argv, command);
+    const char *flag, *vocab_dir = NULL;
+    while (args_next(&args, &flag)) {
+        if (args_is_help(flag)) {
+            fputs(usage, stdout);
+            return NULL;
+        } else if (args_is(&args, "--vocab")) {
+            vocab_dir = args_value(&args);
+        } else {
+            args_unknown(&args);
+        }
+    }
+    return load_tokenizer(command, vocab_dir);
 }

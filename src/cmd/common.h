@@ -19,4 +19,9 @@ char *read_stdin(const char *command, size_t *size);
  * NULL; exits with a message naming --vocab on failure. */
 struct Tokenizer *load_tokenizer(const char *command, const char *vocab_dir);
 
+/* The command line of encode and decode, whose only option is --vocab DIR: prints usage and
+ * returns NULL for --help (the command then exits 0); otherwise the loaded tokenizer. Exits with
+ * status 2 on an unknown option. */
+struct Tokenizer *tokenizer_from_args(int argc, char **argv, const char *command, const char *usage);
+
 #endif

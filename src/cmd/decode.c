@@ -9,7 +9,6 @@
 #include "cmd/commands.h"
 #include "cmd/common.h"
 #include "tokenizer/tokenizer.h"
-#include "util/args.h"
 #include "util/error.h"
 
 static const char *usage_text =
@@ -39,21 +38,8 @@ static void printable_item(const char *item, size_t len, char *out, size_t out_s
 }
 
 int cmd_decode(int argc, char **argv) {
-    Args args;
-    args_init(&args, argc, argv, "decode");
-    const char *flag, *vocab_dir = NULL;
-    while (args_next(&args, &flag)) {
-        if (args_is_help(flag)) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (args_is(&args, "--vocab")) {
-            vocab_dir = args_value(&args);
-        } else {
-            args_unknown(&args);
-        }
-    }
-
-    Tokenizer *tok = load_tokenizer("decode", vocab_dir);
+    Tokenizer *tok = tokenizer_from_args(argc, argv, "decode", usage_text);
+    if (!tok) return 0; /* --help */
     int vocab_size = tokenizer_vocab_size(tok);
     size_t input_len;
     char *input = read_stdin("decode", &input_len);

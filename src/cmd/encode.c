@@ -9,7 +9,6 @@
 #include "cmd/commands.h"
 #include "cmd/common.h"
 #include "tokenizer/tokenizer.h"
-#include "util/args.h"
 #include "util/error.h"
 
 static const char *usage_text =
@@ -22,21 +21,8 @@ static const char *usage_text =
 
 
 int cmd_encode(int argc, char **argv) {
-    Args args;
-    args_init(&args, argc, argv, "encode");
-    const char *flag, *vocab_dir = NULL;
-    while (args_next(&args, &flag)) {
-        if (args_is_help(flag)) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (args_is(&args, "--vocab")) {
-            vocab_dir = args_value(&args);
-        } else {
-            args_unknown(&args);
-        }
-    }
-
-    Tokenizer *tok = load_tokenizer("encode", vocab_dir);
+    Tokenizer *tok = tokenizer_from_args(argc, argv, "encode", usage_text);
+    if (!tok) return 0; /* --help */
     size_t text_len;
     char *text = read_stdin("encode", &text_len);
     int32_t *ids = NULL;
