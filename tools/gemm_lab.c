@@ -3,10 +3,13 @@
  * burst in turn, for several rounds; it prints the best and the median burst of each rung.
  *   make BUILD=build-gemm build-gemm/libcgpt.a
  *   cc -O2 -Isrc tools/gemm_lab.c build-gemm/libcgpt.a -lm -lpthread -ldl -o build-gemm/gemm_lab
- *   build-gemm/gemm_lab [-t THREADS] [-m M] [-r ROUNDS] [-p PASS] RUNG|VARIANT ...
+ *   build-gemm/gemm_lab [-t THREADS] [-m M] [-r ROUNDS] [-p PASS] [-cold] RUNG|VARIANT ...
+ * PASS: 0 forward, 1 backward_input, 2 backward_weight. -cold: each call gets a weight matrix
+ * that is not in any cache, as in a training step.
  * A VARIANT runs the threaded frame with changed knobs, e.g. "kc=512,mc=128,whole=b" (kc, mc:
  * block sizes; whole: a, b or n(one) forces the whole-packed operand; generic: the portable
- * packer; nodirect: pack B even where the kernel could read it in place).
+ * packer; nodirect: pack B even where the kernel could read it in place; cols=N: columns per
+ * task; default: the frame's own choices).
  * (cgpt bench --gemm uses gemm_bench_gflops for the reported figures.) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@ typedef struct {
     GemmKernel kernel;
     char whole; /* 0: frame's choice; 'a', 'b', 'n' */
     int no_direct; /* pack B even where the kernel could read it in place */
+    int task_cols;   /* columns per task (a multiple of NR); 0: the frame's choice */
 } Variant;
 static Variant variants[MAX_RUNGS];
 static const Variant *variant;
@@ -47,6 +51,11 @@ static void variant_run(const GemmProblem *problem) {
         plan.whole_b = variant->whole == 'b';
     }
     if (variant->no_direct) plan.direct_b = 0;
+    if (variant->task_cols) {
+        plan.task_cols = variant->task_cols;
+        plan.tasks_n = (problem->n + plan.task_cols - 1) / plan.task_cols;
+        plan.tasks = plan.tasks_m * plan.tasks_n;
+    }
     plan.whole = gemm_buffer_reserve(&whole_buffer, gemm_whole_floats(&plan));
     for (int t = 0; t < pool_size(); t++) gemm_buffer_reserve(&scratch_buffers[t], gemm_scratch_floats(&plan));
     if (plan.whole_a || plan.whole_b) pool_run(plan.pack_parts, pack_task, &plan);
@@ -77,9 +86,11 @@ static const MatmulRung *parse_variant(const char *spec, int slot) {
     for (char *item = strtok(copy, ","); item; item = strtok(NULL, ",")) {
         if (!strncmp(item, "kc=", 3)) v->kernel.kc = atoi(item + 3);
         else if (!strncmp(item, "mc=", 3)) v->kernel.mc = atoi(item + 3);
+        else if (!strncmp(item, "cols=", 5)) v->task_cols = atoi(item + 5);
         else if (!strncmp(item, "whole=", 6)) v->whole = item[6];
         else if (!strncmp(item, "generic", 7)) v->kernel.pack = NULL;
         else if (!strcmp(item, "nodirect")) v->no_direct = 1;
+        else if (!strcmp(item, "default")) continue;
         else return NULL;
     }
     variant_rungs[slot] = (MatmulRung){.name = v->name, .precision = "fp32", .available = always,
@@ -102,7 +113,7 @@ static void call(const MatmulRung *rung, int pass, float *out, float *left, floa
 }
 
 int main(int argc, char **argv) {
-    int threads = 0, M = 256, only_pass = -1, rounds = 7;
+    int threads = 0, M = 256, only_pass = -1, rounds = 7, cold = 0;
     const MatmulRung *rungs[MAX_RUNGS];
     int n_rungs = 0;
     for (int i = 1; i < argc; i++) {
@@ -110,8 +121,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-m") && i + 1 < argc) M = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-r") && i + 1 < argc) rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-p") && i + 1 < argc) only_pass = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-cold")) cold = 1;
         else if (n_rungs < MAX_RUNGS) {
-            int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect");
+            int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect") ||
+                             !strcmp(argv[i], "default");
             const MatmulRung *rung = is_variant ? parse_variant(argv[i], n_rungs) : matmul_find(argv[i]);
             if (!rung || !rung->available()) { fprintf(stderr, "rung %s unknown or unavailable\n", argv[i]); return 2; }
             rungs[n_rungs++] = rung;
@@ -132,24 +145,30 @@ int main(int argc, char **argv) {
     for (int s = 0; s < 5; s++) {
         int N = shapes[s][0], K = shapes[s][1];
         long big = (long)N * K > (long)M * N ? (long)N * K : (long)M * N;
-        float *left = malloc(big * sizeof(float)), *right = malloc(big * sizeof(float));
-        float *out = malloc(big * sizeof(float)), *bias = malloc(N * sizeof(float));
+        /* -cold: as in a training step, the weight (or the weight gradient) of each call is one
+         * no recent call touched: calls rotate through copies that together exceed any cache */
+        int copies = cold ? (int)((256L << 20) / (big * (long)sizeof(float)) + 1) : 1;
+        float *left = malloc(big * sizeof(float)), *rights = malloc(copies * big * sizeof(float));
+        float *outs = malloc(copies * big * sizeof(float)), *bias = malloc(N * sizeof(float));
         rng_fill_uniform(&rng, left, big, -1, 1);
-        rng_fill_uniform(&rng, right, big, -1, 1);
-        rng_fill_uniform(&rng, out, big, -1, 1);
+        rng_fill_uniform(&rng, rights, copies * big, -1, 1);
+        rng_fill_uniform(&rng, outs, copies * big, -1, 1);
+        int turn = 0;
         rng_fill_uniform(&rng, bias, N, -1, 1);
         double flops = 2.0 * M * N * K;
         for (int pass = 0; pass < 3; pass++) {
             if (only_pass >= 0 && pass != only_pass) continue;
             double gflops[MAX_RUNGS][MAX_ROUNDS];
-            for (int r = 0; r < n_rungs; r++) call(rungs[r], pass, out, left, right, bias, M, N, K, r); /* warm-up */
+#define NEXT_CALL(r) do { long at_ = (long)(turn++ % copies) * big; \
+        call(rungs[r], pass, outs + at_, left, rights + at_, bias, M, N, K, r); } while (0)
+            for (int r = 0; r < n_rungs; r++) NEXT_CALL(r); /* warm-up */
             for (int round = 0; round < rounds; round++)
                 for (int r = 0; r < n_rungs; r++) {
                     /* a burst: as many calls as fit in about 40 ms, at least 2; its mean rate */
                     int calls = 0;
                     double start = now_seconds(), elapsed;
                     do {
-                        call(rungs[r], pass, out, left, right, bias, M, N, K, r);
+                        NEXT_CALL(r);
                         calls++;
                         elapsed = now_seconds() - start;
                     } while (calls < 2 || elapsed < 0.04);
@@ -162,7 +181,7 @@ int main(int argc, char **argv) {
             }
             fflush(stdout);
         }
-        free(left); free(right); free(out); free(bias);
+        free(left); free(rights); free(outs); free(bias);
     }
     return 0;
 }

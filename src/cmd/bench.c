@@ -28,6 +28,7 @@ static const char *usage_text =
     "  -b N, -t N        batch size and sequence length  [4, 64]\n"
     "  --iters N         timed iterations per rung (median; slow rungs use fewer)  [5]\n"
     "  --gen-tokens N    generated tokens per rung  [32]\n"
+    "  --breakdown       after each rung, its matmul time per step by pass and shape\n"
     "  --gemm            time each rung on each GPT-2 GEMM shape and pass instead\n"
     "  --gemm-seconds X  minimum timing per GEMM measurement  [0.3]\n"
     "  --json            one JSON object per row instead of the table\n"
@@ -35,31 +36,56 @@ static const char *usage_text =
     "  --threads N       0 = all cores  [0]\n"
     "example: cgpt bench --json --out bench.jsonl && cgpt plot --bench bench.jsonl --out ladder.svg\n";
 
-/* Bench wraps the rung under test to time its calls; the wrapper is the rung the model sees. */
+/* Bench wraps the rung under test to time its calls; the wrapper is the rung the model sees.
+ * Each call's time is also added to its (pass, N x K) class, for --breakdown. */
 static const MatmulRung *timed_rung;
 static double matmul_seconds;
+
+enum { PASS_FORWARD, PASS_DINP, PASS_DWEIGHT, PASS_DBIAS, PASS_COUNT, MAX_CLASSES = 32 };
+static const char *pass_names[PASS_COUNT] = {"forward", "dinp", "dweight", "dbias"};
+typedef struct {
+    int pass, M, N, K;
+    long calls;
+    double seconds, flops;
+} CallClass;
+static CallClass classes[MAX_CLASSES];
+static int class_count, recording_classes; /* recorded during training iterations only */
+
+static void record_call(int pass, int M, int N, int K, double seconds) {
+    matmul_seconds += seconds;
+    if (!recording_classes) return;
+    int c = 0;
+    while (c < class_count && !(classes[c].pass == pass && classes[c].M == M && classes[c].N == N && classes[c].K == K)) c++;
+    if (c == class_count) {
+        if (class_count == MAX_CLASSES) return;
+        classes[class_count++] = (CallClass){.pass = pass, .M = M, .N = N, .K = K};
+    }
+    classes[c].calls++;
+    classes[c].seconds += seconds;
+    classes[c].flops += pass == PASS_DBIAS ? (double)M * N : 2.0 * M * N * K;
+}
 
 static void timed_forward(float *out, const float *inp, const float *weight, const float *bias, int M, int N, int K) {
     double t = now_seconds();
     timed_rung->forward(out, inp, weight, bias, M, N, K);
-    matmul_seconds += now_seconds() - t;
+    record_call(PASS_FORWARD, M, N, K, now_seconds() - t);
 }
 static void timed_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
     double t = now_seconds();
     timed_rung->backward_input(dinp, dout, weight, M, N, K);
-    matmul_seconds += now_seconds() - t;
+    record_call(PASS_DINP, M, N, K, now_seconds() - t);
 }
 static void timed_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
                                   int accumulate) {
     double t = now_seconds();
     timed_rung->backward_weight(dweight, dout, inp, M, N, K, accumulate);
-    matmul_seconds += now_seconds() - t;
+    record_call(PASS_DWEIGHT, M, N, K, now_seconds() - t);
 }
 static void timed_backward_bias(float *dbias, const float *dout, int M, int N) {
     double t = now_seconds();
     if (timed_rung->backward_bias) timed_rung->backward_bias(dbias, dout, M, N);
     else matmul_backward_bias(dbias, dout, M, N);
-    matmul_seconds += now_seconds() - t;
+    record_call(PASS_DBIAS, M, N, 0, now_seconds() - t);
 }
 
 static int compare_doubles(const void *a, const void *b) {
@@ -104,11 +130,37 @@ static void emit_json(const Output *out, const char *row) {
     if (out->extra) fprintf(out->extra, "%s\n", row);
 }
 
+/* --breakdown: the matmul time of one step (mean over the timed iterations) by pass and shape,
+ * slowest first, with each class's achieved rate. */
+static int slower_first(const void *a, const void *b) {
+    double x = ((const CallClass *)a)->seconds, y = ((const CallClass *)b)->seconds;
+    return (x < y) - (x > y);
+}
+static void print_breakdown(const Output *out, const MatmulRung *rung, int iterations) {
+    if (iterations < 1) return;
+    qsort(classes, (size_t)class_count, sizeof classes[0], slower_first);
+    if (!out->json) printf("    %-8s %-16s %6s %10s %9s\n", "pass", "M x N x K", "calls", "ms/step", "GFLOP/s");
+    for (int c = 0; c < class_count; c++) {
+        const CallClass *k = &classes[c];
+        char shape[48], row[384];
+        if (k->pass == PASS_DBIAS) snprintf(shape, sizeof shape, "%dx%d", k->M, k->N);
+        else snprintf(shape, sizeof shape, "%dx%dx%d", k->M, k->N, k->K);
+        double ms = 1000 * k->seconds / iterations, gflops = k->seconds > 0 ? k->flops / k->seconds / 1e9 : 0;
+        snprintf(row, sizeof row,
+                 "{\"rung\":\"%s\",\"breakdown\":true,\"pass\":\"%s\",\"shape\":\"%s\",\"calls_per_step\":%.1f,"
+                 "\"ms_per_step\":%.3f,\"gflops\":%.2f}",
+                 rung->name, pass_names[k->pass], shape, (double)k->calls / iterations, ms, gflops);
+        emit_json(out, row);
+        if (!out->json)
+            printf("    %-8s %-16s %6.0f %10.2f %9.1f\n", pass_names[k->pass], shape, (double)k->calls / iterations, ms,
+                   gflops);
+    }
+}
+
 static int bench_gemm(const char *rung_list, double min_seconds, const Output *out) {
     static const struct { int N, K; const char *what; } shapes[] = {
         {2304, 768, "qkv"}, {768, 768, "attproj"}, {3072, 768, "fc"}, {768, 3072, "fcproj"}, {50304, 768, "head"},
     };
-    static const char *pass_names[3] = {"forward", "dinp", "dweight"};
     const int M = 256;
     int count;
     const MatmulRung *const *rungs = matmul_rungs(&count);
@@ -150,7 +202,7 @@ int cmd_bench(int argc, char **argv) {
     Args args;
     args_init(&args, argc, argv, "bench");
     const char *flag, *rung_list = NULL, *model_name = "d12", *out_path = NULL;
-    int B = 4, T = 64, iters = 5, gen_tokens = 32, gemm = 0, json = 0, threads = 0;
+    int B = 4, T = 64, iters = 5, gen_tokens = 32, gemm = 0, json = 0, threads = 0, breakdown = 0;
     double gemm_seconds = 0.3;
     while (args_next(&args, &flag)) {
         if (args_is_help(flag)) { fputs(usage_text, stdout); return 0; }
@@ -161,6 +213,7 @@ int cmd_bench(int argc, char **argv) {
         else if (args_is(&args, "--iters")) iters = (int)args_int(&args, 1, 1000);
         else if (args_is(&args, "--gen-tokens")) gen_tokens = (int)args_int(&args, 1, 1 << 16);
         else if (args_is(&args, "--gemm")) gemm = 1;
+        else if (args_is(&args, "--breakdown")) breakdown = 1;
         else if (args_is(&args, "--gemm-seconds")) gemm_seconds = args_double(&args, 0, 60);
         else if (args_is(&args, "--json")) json = 1;
         else if (args_is(&args, "--out")) out_path = args_value(&args);
@@ -225,6 +278,8 @@ int cmd_bench(int argc, char **argv) {
         wrapper.backward_bias = timed_backward_bias;
         timed_rung = rung;
         model.matmul = &wrapper;
+        class_count = 0;
+        recording_classes = 1;
 
         /* training iterations: the first warms up; a rung slower than 10 s per step keeps that one */
         double step_times[1000], matmul_times[1000];
@@ -238,6 +293,7 @@ int cmd_bench(int argc, char **argv) {
             float norm = gpt2_grad_norm(&model);
             gpt2_update(&model, 1e-5f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f, norm, i + 1);
             double t = now_seconds() - start;
+            if (i == 0) class_count = 0; /* the breakdown counts the timed iterations only */
             if (i == 0 && t < 10.0) continue;
             step_times[measured] = t;
             matmul_times[measured] = matmul_seconds;
@@ -245,6 +301,7 @@ int cmd_bench(int argc, char **argv) {
             if (t >= 10.0) break;
         }
         double step_s = median(step_times, measured), matmul_s = median(matmul_times, measured);
+        recording_classes = 0; /* generation's calls below are not part of the breakdown */
         /* generation: one position at a time through the key/value cache */
         int tokens = step_s > 10.0 ? (gen_tokens < 8 ? gen_tokens : 8) : gen_tokens;
         fprintf(stderr, "\r  %-9s generating %d tokens ...          ", rung->name, tokens);
@@ -273,6 +330,7 @@ int cmd_bench(int argc, char **argv) {
             printf("%-9s %-5s %9.1f %8.3f %9.1f %7.1fx %8.1f %6.1f%% %9.1f %9.1f %5d\n", rung->name, rung->precision,
                    gen_tokens_per_s, iters_per_s, iters_per_s * N, speedup, gflops, percent, 1000 * matmul_s,
                    1000 * (step_s - matmul_s), measured);
+        if (breakdown) print_breakdown(&out, rung, measured);
         fflush(stdout);
     }
     struct rusage usage;

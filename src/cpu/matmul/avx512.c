@@ -103,11 +103,30 @@ static void avx512_pack(float *dst, const float *src, long lane_stride, long k_s
         gemm_pack_panel(dst, src, lane_stride, k_stride, lanes_used, width, k_len);
         return;
     }
+    long k_done = 0;
+    if (width == 8) {
+        /* An 8-lane panel (the A operand, MR = 8) would fill only half of each 16 x 16 transpose:
+         * put the next 16 k steps of the same 8 rows in the other half instead. Column c then
+         * holds k step p0 + c in its low 256 bits and p0 + 16 + c in its high ones. */
+        for (; k_done + 32 <= k_len; k_done += 32) {
+            __m512 block[16];
+            for (int r = 0; r < 8; r++) {
+                int used = r < lanes_used;
+                block[r] = used ? _mm512_loadu_ps(src + r * lane_stride + k_done) : _mm512_setzero_ps();
+                block[8 + r] = used ? _mm512_loadu_ps(src + r * lane_stride + k_done + 16) : _mm512_setzero_ps();
+            }
+            transpose_16x16(block);
+            for (int c = 0; c < 16; c++) {
+                _mm256_storeu_ps(dst + (k_done + c) * 8, _mm512_castps512_ps256(block[c]));
+                _mm256_storeu_ps(dst + (k_done + 16 + c) * 8, _mm512_extractf32x8_ps(block[c], 1));
+            }
+        }
+    }
     long k_full = k_len / 16 * 16;
     for (int lane0 = 0; lane0 < width; lane0 += 16) {
         int group = width - lane0 < 16 ? width - lane0 : 16;
         __mmask16 store_mask = (__mmask16)((1u << group) - 1);
-        for (long p0 = 0; p0 < k_full; p0 += 16) {
+        for (long p0 = k_done; p0 < k_full; p0 += 16) {
             __m512 block[16];
             for (int r = 0; r < 16; r++)
                 block[r] = r < group && lane0 + r < lanes_used
@@ -117,7 +136,7 @@ static void avx512_pack(float *dst, const float *src, long lane_stride, long k_s
             for (int c = 0; c < 16; c++) _mm512_mask_storeu_ps(dst + (p0 + c) * width + lane0, store_mask, block[c]);
         }
         for (int lane = lane0; lane < lane0 + group; lane++)
-            for (long p = k_full; p < k_len; p++)
+            for (long p = k_full > k_done ? k_full : k_done; p < k_len; p++)
                 dst[p * width + lane] = lane < lanes_used ? src[lane * lane_stride + p] : 0.0f;
     }
 }

@@ -46,12 +46,31 @@ const char *matmul_names(void) {
 
 typedef struct { float *dbias; const float *dout; int M, N, chunk; } BiasJob;
 
+/* Column sums in blocks of 32 columns kept in registers over all M rows (the former loop added
+ * each row into dbias in memory: ~5 ms of a 124M training step on Zen 5). Compiled for AVX-512,
+ * AVX2 and baseline x86-64; each column's sum runs over m in order in every version. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 static void bias_task(void *context, int task) {
+    enum { BLOCK = 32 };
     const BiasJob *job = context;
     int n0 = task * job->chunk, n1 = n0 + job->chunk < job->N ? n0 + job->chunk : job->N;
-    for (int m = 0; m < job->M; m++) {
-        const float *row = job->dout + (long)m * job->N;
-        for (int n = n0; n < n1; n++) job->dbias[n] += row[n];
+    for (int block = n0; block < n1; block += BLOCK) {
+        int width = n1 - block < BLOCK ? n1 - block : BLOCK;
+        float sum[BLOCK] = {0};
+        if (width == BLOCK) {
+            for (int m = 0; m < job->M; m++) {
+                const float *row = job->dout + (long)m * job->N + block;
+                for (int j = 0; j < BLOCK; j++) sum[j] += row[j];
+            }
+        } else {
+            for (int m = 0; m < job->M; m++) {
+                const float *row = job->dout + (long)m * job->N + block;
+                for (int j = 0; j < width; j++) sum[j] += row[j];
+            }
+        }
+        for (int j = 0; j < width; j++) job->dbias[block + j] += sum[j];
     }
 }
 
