@@ -16,8 +16,10 @@
 #define DIRECT_B_MAX_K 512
 /* B read in place by every row task must stay in a core's L2 (1 MiB on Zen 5, 2 MiB on the Xeon). */
 #define DIRECT_B_CACHED_BYTES (1L << 20)
-/* Panels a column task should get when A is packed whole, where the thread count allows. */
+/* With A packed whole: panels a column task should get, as long as there are this many tasks
+ * per thread (see gemm_plan). */
 #define MIN_PANELS_PER_TASK 4
+#define MIN_TASKS_PER_THREAD 4
 
 static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -100,12 +102,13 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
      * otherwise every column task packs its A block again, so make just enough tasks. */
     int column_tasks;
     if (plan->whole_a) {
-        /* ... but, threads permitting, give each task a few panels: its A block (task rows x kc,
-         * ~400 KB) is then read from L2 for each of them instead of from L3 once per single-panel
-         * task (+2-8% for n = 768 on 2 threads, docs/NOTES.md) */
+        /* ... but not into single panels while there are tasks enough to balance (4 a thread):
+         * with several panels a task reads its A block (task rows x kc, ~400 KB) from L2 for
+         * each of them, not from L3 once per single-panel task. On 2 threads that is +3-5% for
+         * n = 768; on 16, finer tasks balance better and this leaves them as they were. */
         int balanced = ceil_div(tasks_wanted, plan->tasks_m);
         int roomy = plan->n_padded / nr / MIN_PANELS_PER_TASK;
-        column_tasks = max_int(min_int(balanced, roomy), min_int(balanced, n_threads));
+        column_tasks = min_int(balanced, max_int(roomy, MIN_TASKS_PER_THREAD * n_threads));
     }
     else if (plan->tasks_m >= n_threads)
         column_tasks = 1;
