@@ -16,10 +16,8 @@
 #define DIRECT_B_MAX_K 512
 /* B read in place by every row task must stay in a core's L2 (1 MiB on Zen 5, 2 MiB on the Xeon). */
 #define DIRECT_B_CACHED_BYTES (1L << 20)
-/* With A packed whole: panels a column task should get, as long as there are this many tasks
- * per thread (see gemm_plan). */
-#define MIN_PANELS_PER_TASK 4
-#define MIN_TASKS_PER_THREAD 4
+/* With A packed whole: panels a column task should get when there are tasks enough (gemm_plan). */
+#define MIN_PANELS_PER_TASK 8
 
 static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -102,13 +100,14 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
      * otherwise every column task packs its A block again, so make just enough tasks. */
     int column_tasks;
     if (plan->whole_a) {
-        /* ... but not into single panels while there are tasks enough to balance (4 a thread):
-         * with several panels a task reads its A block (task rows x kc, ~400 KB) from L2 for
-         * each of them, not from L3 once per single-panel task. On 2 threads that is +3-5% for
-         * n = 768; on 16, finer tasks balance better and this leaves them as they were. */
+        /* ... but only as finely as balance needs: a task reads its A block (task rows x kc,
+         * ~400 KB) from L3 for its first panel and from L2 for the others. With many threads
+         * (cores slowed by neighbours, a 16-core Xeon) 4 tasks a thread balance best; with two,
+         * one task a thread with up to 8 panels measured 2-5% faster for n = 768 (NOTES.md). */
         int balanced = ceil_div(tasks_wanted, plan->tasks_m);
         int roomy = plan->n_padded / nr / MIN_PANELS_PER_TASK;
-        column_tasks = min_int(balanced, max_int(roomy, MIN_TASKS_PER_THREAD * n_threads));
+        int enough = (n_threads <= 2 ? 1 : 4) * n_threads;
+        column_tasks = min_int(balanced, max_int(roomy, enough));
     }
     else if (plan->tasks_m >= n_threads)
         column_tasks = 1;
