@@ -66,7 +66,7 @@ static void avx512_kernel(long k_len, const float *a_panel, const float *b_panel
 
 /* Transposes a 16 x 16 block in registers: rows[r] holds row r; afterwards rows[c] holds column c.
  * Three rounds: interleave pairs of rows (32-bit), pairs of pairs (64-bit), then 128-bit lanes. */
-static void transpose_16x16(__m512 rows[16]) {
+static inline __attribute__((always_inline)) void transpose_16x16(__m512 rows[16]) {
     __m512 pairs[16], quads[16];
     for (int j = 0; j < 8; j++) {
         pairs[2 * j] = _mm512_unpacklo_ps(rows[2 * j], rows[2 * j + 1]);
