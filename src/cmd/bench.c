@@ -28,7 +28,8 @@ static const char *usage_text =
     "  -b N, -t N        batch size and sequence length  [4, 64]\n"
     "  --iters N         timed iterations per rung (median; slow rungs use fewer)  [5]\n"
     "  --gen-tokens N    generated tokens per rung  [32]\n"
-    "  --breakdown       after each rung, its matmul time per step by pass and shape\n"
+    "  --breakdown       after each rung, its matmul time per step by pass and shape (mean of\n"
+    "                    the timed iterations) and the rate of each\n"
     "  --gemm            time each rung on each GPT-2 GEMM shape and pass instead\n"
     "  --gemm-seconds X  minimum timing per GEMM measurement  [0.3]\n"
     "  --json            one JSON object per row instead of the table\n"
@@ -293,8 +294,10 @@ int cmd_bench(int argc, char **argv) {
             float norm = gpt2_grad_norm(&model);
             gpt2_update(&model, 1e-5f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f, norm, i + 1);
             double t = now_seconds() - start;
-            if (i == 0) class_count = 0; /* the breakdown counts the timed iterations only */
-            if (i == 0 && t < 10.0) continue;
+            if (i == 0 && t < 10.0) {
+                class_count = 0; /* a warm-up: the breakdown counts the timed iterations only */
+                continue;
+            }
             step_times[measured] = t;
             matmul_times[measured] = matmul_seconds;
             measured++;
