@@ -18,6 +18,10 @@
 #define DIRECT_B_CACHED_BYTES (1L << 20)
 /* With A packed whole: panels a column task should get when there are tasks enough (gemm_plan). */
 #define MIN_PANELS_PER_TASK 8
+/* Steps ahead that pack_a_block prefetches the runs of a transposed A (backward_weight's dout). */
+#ifndef A_RUN_PREFETCH_STEPS
+#define A_RUN_PREFETCH_STEPS 4
+#endif
 
 static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -215,8 +219,13 @@ static void pack_a_block(GemmPackPanel pack, float *dst, const GemmProblem *p, i
                          long k_len, int mr) {
     if (p->a_row_stride == 1) {
         int panels = (m1 - m0 + mr - 1) / mr;
+        long run_bytes = (long)(m1 - m0) * 4;
         for (long step = 0; step < k_len; step++) {
             const float *from = p->a + (k0 + step) * p->a_col_stride + m0;
+            /* the runs are a whole row of A apart: ask for one a few steps ahead */
+            if (step + A_RUN_PREFETCH_STEPS < k_len)
+                for (long offset = 0; offset < run_bytes; offset += 64)
+                    __builtin_prefetch((const char *)(from + A_RUN_PREFETCH_STEPS * p->a_col_stride) + offset, 0, 3);
             for (int panel = 0; panel < panels; panel++) {
                 float *to = dst + (long)panel * mr * k_len + step * mr;
                 int lanes = min_int(mr, m1 - m0 - panel * mr);
