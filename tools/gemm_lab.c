@@ -8,8 +8,8 @@
  * that is not in any cache, as in a training step.
  * A VARIANT runs the threaded frame with changed knobs, e.g. "kc=512,mc=128,whole=b" (kc, mc:
  * block sizes; whole: a, b or n(one) forces the whole-packed operand; generic: the portable
- * packer; nodirect: pack B even where the kernel could read it in place; cols=N: columns per
- * task; default: the frame's own choices).
+ * packer; nodirect: pack B even where the kernel could read it in place; cols=N, rows=N: columns
+ * or rows per task; default: the frame's own choices).
  * (cgpt bench --gemm uses gemm_bench_gflops for the reported figures.) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +31,7 @@ typedef struct {
     char whole; /* 0: frame's choice; 'a', 'b', 'n' */
     int no_direct; /* pack B even where the kernel could read it in place */
     int task_cols;   /* columns per task (a multiple of NR); 0: the frame's choice */
+    int task_rows;   /* rows per task (a multiple of MR); 0: the frame's choice */
 } Variant;
 static Variant variants[MAX_RUNGS];
 static const Variant *variant;
@@ -51,6 +52,11 @@ static void variant_run(const GemmProblem *problem) {
         plan.whole_b = variant->whole == 'b';
     }
     if (variant->no_direct) plan.direct_b = 0;
+    if (variant->task_rows) {
+        plan.task_rows = variant->task_rows;
+        plan.tasks_m = (problem->m + plan.task_rows - 1) / plan.task_rows;
+        plan.tasks = plan.tasks_m * plan.tasks_n;
+    }
     if (variant->task_cols) {
         plan.task_cols = variant->task_cols;
         plan.tasks_n = (problem->n + plan.task_cols - 1) / plan.task_cols;
@@ -87,6 +93,7 @@ static const MatmulRung *parse_variant(const char *spec, int slot) {
         if (!strncmp(item, "kc=", 3)) v->kernel.kc = atoi(item + 3);
         else if (!strncmp(item, "mc=", 3)) v->kernel.mc = atoi(item + 3);
         else if (!strncmp(item, "cols=", 5)) v->task_cols = atoi(item + 5);
+        else if (!strncmp(item, "rows=", 5)) v->task_rows = atoi(item + 5);
         else if (!strncmp(item, "whole=", 6)) v->whole = item[6];
         else if (!strncmp(item, "generic", 7)) v->kernel.pack = NULL;
         else if (!strcmp(item, "nodirect")) v->no_direct = 1;
