@@ -42,6 +42,7 @@ cat >bench.jsonl <<'EOF'
 {"rung":"avx512","shape":"256x768x2304","pass":"forward","gflops":240.5}
 {"rung":"naive","shape":[256,3072,768],"pass":"backward","gflops":8.2}
 {"rung":"avx512","shape":[256,3072,768],"pass":"backward","gflops":201}
+{"rung":"avx512","breakdown":true,"pass":"dinp","shape":"256x50304x999","calls_per_step":1.0,"ms_per_step":60.1,"gflops":320.5}
 EOF
 
 well_formed() { # is_svg FILE: starts like SVG, ends with </svg>, and xmllint (if any) accepts it
@@ -88,6 +89,7 @@ check "ladder: log well-formed" well_formed ladder_log.svg
 check "gemm: exit 0" test $? -eq 0
 check "gemm: well-formed" well_formed gemm.svg
 check "gemm: groups by shape and pass" grep -q '256x768x2304  forward' gemm.svg
+check "gemm: bench --breakdown rows left out" bash -c '! grep -q 50304x999 gemm.svg'
 check "gemm: array shapes label groups" grep -q '\[256,3072,768\]  backward' gemm.svg
 
 # ---- help ----

@@ -256,6 +256,8 @@ static int visit_bench_line(void *context, const JsonObject *obj, Error *err) {
     BenchRows *rows = context;
     const char *rung = json_get_string(obj, "rung");
     if (!rung) return 0;
+    /* bench --breakdown rows time calls inside a training step: neither a ladder row nor a GEMM one */
+    if (field_text(obj, "breakdown")) return 0;
     const char *shape = field_text(obj, "shape"), *pass = field_text(obj, "pass"), *layer = json_get_string(obj, "layer");
     int is_gemm = shape || pass;
     if (is_gemm != rows->gemm) return 0;
