@@ -59,6 +59,8 @@ static void bias_task(void *context, int task) {
     for (int block = n0; block < n1; block += BLOCK) {
         int width = n1 - block < BLOCK ? n1 - block : BLOCK;
         float sum[BLOCK] = {0};
+        /* the full block has a constant trip count, so the compiler keeps sum in registers; the
+         * last, partial block of a task takes the general loop */
         if (width == BLOCK) {
             for (int m = 0; m < job->M; m++) {
                 const float *row = job->dout + (long)m * job->N + block;
