@@ -211,8 +211,8 @@ static int test_shapes(Shape *shapes) {
         shapes[count++] = (Shape){300, 600, 520};
         /* backward_input with both operands too big (> 8 MB) to pack whole, as GPT-2's head */
         shapes[count++] = (Shape){56, 40000, 56};
-        /* amx: 5 depth chunks ending in a partial one (forward), and a backward_input just deep
-         * enough to take the pack-everything-first path */
+        /* amx: depth slices ending in a partial one (3 in the forward, 3 in backward_input; the
+         * head-like shape above has 27) */
         shapes[count++] = (Shape){40, 96, 3100};
         shapes[count++] = (Shape){33, 4200, 65};
     }

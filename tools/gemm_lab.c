@@ -3,9 +3,10 @@
  * burst in turn, for several rounds; it prints the best and the median burst of each rung.
  *   make BUILD=build-gemm build-gemm/libcgpt.a
  *   cc -O2 -Isrc tools/gemm_lab.c build-gemm/libcgpt.a -lm -lpthread -ldl -o build-gemm/gemm_lab
- *   build-gemm/gemm_lab [-t THREADS] [-m M] [-r ROUNDS] [-p PASS] [-cold] RUNG|VARIANT ...
+ *   build-gemm/gemm_lab [-t THREADS] [-m M] [-r ROUNDS] [-p PASS] [-cold] [-overwrite] RUNG|VARIANT ...
  * PASS: 0 forward, 1 backward_input, 2 backward_weight. -cold: each call gets a weight matrix
- * that is not in any cache, as in a training step.
+ * that is not in any cache, as in a training step. -overwrite: weight gradients are written, not
+ * added (as in a step's first micro-step).
  * A VARIANT runs the threaded frame with changed knobs, e.g. "kc=512,mc=128,whole=b" (kc, mc:
  * block sizes; whole: a, b or n(one) forces the whole-packed operand; generic: the portable
  * packer; nodirect: pack B even where the kernel could read it in place; cols=N, rows=N: columns
@@ -111,12 +112,13 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static int overwrite; /* -overwrite: weight gradients written, not accumulated (a step's first micro-step) */
 static void call(const MatmulRung *rung, int pass, float *out, float *left, float *right, float *bias, int M, int N,
                  int K, int slot) {
     variant = &variants[slot];
     if (pass == 0) rung->forward(out, left, right, bias, M, N, K);
     else if (pass == 1) rung->backward_input(out, left, right, M, N, K);
-    else rung->backward_weight(out, left, right, M, N, K, 1);
+    else rung->backward_weight(out, left, right, M, N, K, !overwrite);
 }
 
 int main(int argc, char **argv) {
@@ -129,6 +131,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-r") && i + 1 < argc) rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-p") && i + 1 < argc) only_pass = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-cold")) cold = 1;
+        else if (!strcmp(argv[i], "-overwrite")) overwrite = 1;
         else if (n_rungs < MAX_RUNGS) {
             int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect") ||
                              !strcmp(argv[i], "default");

@@ -1,8 +1,9 @@
 /* Rung "amx": Intel AMX-BF16 tiles (Sapphire Rapids and later). Operands are rounded to bf16 and
  * packed the way tile loads read them (A in 1 KiB 16x32 tiles, B in VNNI K-pair panels); each 32x32
  * output block is four 16x16 fp32 tiles fed by tdpbf16ps. In forward and backward_input, B is the
- * weight matrix and each task packs its own slice of it, a depth chunk at a time, right before use;
- * backward_weight (and very deep products) pack both operands first. fp32 in/out. */
+ * weight matrix and each task packs its own slice of it, a depth chunk at a time, right before use
+ * (deep products in fixed depth slices, summed afterwards); backward_weight packs both operands
+ * first. fp32 in/out. */
 #include "cpu/matmul/matmul.h"
 
 #include "util/cpu.h"
@@ -24,8 +25,7 @@ enum {
     MAX_TILE_BLOCKS = 8, /* largest output tile of one task, in blocks per side */
     CHUNK_PAIRS = 384,   /* K-pairs of B packed at a time: two 16-column panels = 48 KiB, L1-sized */
     MAX_ROW_BLOCKS = 8,  /* row blocks of one streaming task (their C tiles wait in a 32 KiB scratch) */
-    STREAM_MAX_PAIRS = 2048, /* deeper products (the head's input gradient) pack B up front: a
-                                task's A would no longer stay in L2 across its column blocks */
+    SLICE_PAIRS = 2 * CHUNK_PAIRS, /* streamed products deeper than this are cut into depth slices */
 };
 
 /* Tile registers: four accumulators, two A tiles (rows 0-15, 16-31), two B tiles (cols 0-15,
@@ -84,6 +84,8 @@ typedef struct {
     Bf16PackPlan a_plan, b_plan;
     int tile_blocks_down, tile_blocks_across, col_tiles; /* output tile of one task, in 32x32 blocks */
     int row_groups, rows_per_group; /* streaming: task = one column block x one group of row blocks */
+    int slices, slice_pairs;        /* streaming: depth slices summed afterwards in order (partials) */
+    float *partials;
 } Gemm;
 
 static void pack_task(void *context, int task) {
@@ -167,29 +169,85 @@ static void tile_task(void *context, int task) {
     _tile_release(); /* tile data back to its initial state: no 8 KiB to save on context switches */
 }
 
-/* One column block (32 columns of B) times one group of row blocks, streaming B: each depth chunk
- * of the two B panels is packed into this thread's buffer and used at once by every row block of
- * the group, whose partial sums wait in scratch between chunks. B is read from its fp32 source
- * exactly once per row group, and never goes through memory in packed form. */
+/* The input gradient's B (weight rows interleaved in pairs): both 16-column panels of a K-pair at
+ * once, so each source row's 128 bytes are read together, prefetching rows PREFETCH_PAIRS ahead:
+ * the rows are a whole weight row apart (3-12 KB), too far for the hardware prefetchers. */
+enum { PREFETCH_PAIRS = 8 };
+static void pack_interleaved_block(uint32_t *dst, long panel_size, const Bf16Source *src, int w0, int pair_begin,
+                                   int pair_end) {
+    for (int q = pair_begin; q < pair_end; q++) {
+        int p = 2 * q;
+        int ahead = p + 2 * PREFETCH_PAIRS;
+        if (ahead + 1 < src->depth) {
+            const char *r0 = (const char *)(src->data + ahead * src->stride_p + w0);
+            const char *r1 = (const char *)(src->data + (ahead + 1) * src->stride_p + w0);
+            _mm_prefetch(r0, _MM_HINT_T0);
+            _mm_prefetch(r0 + 64, _MM_HINT_T0);
+            _mm_prefetch(r1, _MM_HINT_T0);
+            _mm_prefetch(r1 + 64, _MM_HINT_T0);
+        }
+        const float *first = p < src->depth ? src->data + p * src->stride_p : NULL;
+        const float *second = p + 1 < src->depth ? src->data + (p + 1) * src->stride_p : NULL;
+        for (int panel = 0; panel < 2; panel++) {
+            int j = w0 + 16 * panel, real = src->width - j;
+            if (real > 16) real = 16;
+            __m512i pairs = first && real > 0 ? bf16_pairs_from_rows(first + j, second ? second + j : NULL, real)
+                                              : _mm512_setzero_si512();
+            _mm512_store_si512(dst + panel * panel_size + (long)(q - pair_begin) * TILE_ROWS, pairs);
+        }
+    }
+}
+
+/* One column block (32 columns of B) times one group of row blocks over one depth slice, streaming
+ * B: each depth chunk of the two B panels is packed into this thread's buffer and used at once by
+ * every row block of the group, whose partial sums wait in scratch between chunks. B is read from
+ * its fp32 source exactly once per row group, and never goes through memory in packed form. With
+ * more than one slice, the sums go to `partials` for reduce_task; else straight to out. */
 static void stream_task(void *context, int task) {
     const Gemm *g = context;
     _Alignas(64) uint32_t b_chunk[2 * TILE_ROWS * CHUNK_PAIRS];
     _Alignas(64) float scratch[MAX_ROW_BLOCKS][BLOCK * BLOCK];
     configure_tiles();
-    int block_col = task / g->row_groups, group = task % g->row_groups;
+    int col_blocks = bf16_div_up(g->cols, BLOCK);
+    int group = task % g->row_groups;
+    task /= g->row_groups;
+    int block_col = task % col_blocks, slice = task / col_blocks;
     int row_blocks = bf16_div_up(g->rows, BLOCK);
     int first_row = group * g->rows_per_group;
     int last_row = first_row + g->rows_per_group < row_blocks ? first_row + g->rows_per_group : row_blocks;
     const long a_panel = (long)TILE_ROWS * g->pairs;
-    for (int q = 0; q < g->pairs; q += CHUNK_PAIRS) {
-        int pairs = g->pairs - q < CHUNK_PAIRS ? g->pairs - q : CHUNK_PAIRS; /* a multiple of TILE_PAIRS */
-        bf16_pack_pair_major(b_chunk, TILE_ROWS, 2, (long)TILE_ROWS * pairs, &g->b, block_col * BLOCK, q, q + pairs);
+    int q_begin = slice * g->slice_pairs;
+    int q_end = q_begin + g->slice_pairs < g->pairs ? q_begin + g->slice_pairs : g->pairs;
+    for (int q = q_begin; q < q_end; q += CHUNK_PAIRS) {
+        int pairs = q_end - q < CHUNK_PAIRS ? q_end - q : CHUNK_PAIRS; /* a multiple of TILE_PAIRS */
+        if (g->b.stride_p != 1)
+            pack_interleaved_block(b_chunk, (long)TILE_ROWS * pairs, &g->b, block_col * BLOCK, q, q + pairs);
+        else
+            bf16_pack_pair_major(b_chunk, TILE_ROWS, 2, (long)TILE_ROWS * pairs, &g->b, block_col * BLOCK, q, q + pairs);
         for (int br = first_row; br < last_row; br++)
             block_product(g->a_packed + 2L * br * a_panel, a_panel, q, b_chunk, (long)TILE_ROWS * pairs,
-                          pairs, scratch[br - first_row], q == 0);
+                          pairs, scratch[br - first_row], q == q_begin);
     }
-    for (int br = first_row; br < last_row; br++) store_block(g, br, block_col, scratch[br - first_row]);
+    for (int br = first_row; br < last_row; br++) {
+        if (g->slices == 1) store_block(g, br, block_col, scratch[br - first_row]);
+        else memcpy(g->partials + ((long)slice * row_blocks * col_blocks + (long)br * col_blocks + block_col) * BLOCK * BLOCK,
+                    scratch[br - first_row], sizeof scratch[0]);
+    }
     _tile_release();
+}
+
+/* Sums one output block's slices in slice order (fixed by the shape, not the threads) and stores it. */
+static void reduce_task(void *context, int task) {
+    const Gemm *g = context;
+    _Alignas(64) float sum[BLOCK * BLOCK];
+    int col_blocks = bf16_div_up(g->cols, BLOCK), row_blocks = bf16_div_up(g->rows, BLOCK);
+    long slice_stride = (long)row_blocks * col_blocks * BLOCK * BLOCK;
+    const float *part = g->partials + (long)task * BLOCK * BLOCK;
+    memcpy(sum, part, sizeof sum);
+    for (int s = 1; s < g->slices; s++)
+        for (int i = 0; i < BLOCK * BLOCK; i += 16)
+            _mm512_store_ps(sum + i, _mm512_add_ps(_mm512_load_ps(sum + i), _mm512_load_ps(part + s * slice_stride + i)));
+    store_block(g, task / col_blocks, task % col_blocks, sum);
 }
 
 static void pack_a_task(void *context, int task) { bf16_run_pack_plan(&((const Gemm *)context)->a_plan, task); }
@@ -197,8 +255,8 @@ static void pack_a_task(void *context, int task) { bf16_run_pack_plan(&((const G
 /* Packed panels of the latest call, kept between calls (the model calls with the same shapes every
  * step). One buffer, so the rung is not reentrant: calls must not overlap (cgpt calls from one thread).
  * Two ways through a call: streaming (forward and backward_input: A packed here, B inside the
- * tasks), or both operands packed first and then 2D output tiles (backward_weight, whose operands
- * are both activations, and products too deep for a task's A to stay in L2). */
+ * tasks; the partial sums of depth slices share the buffer), or both operands packed first and
+ * then 2D output tiles (backward_weight, whose operands are both activations). */
 static PackBuffer packed;
 
 static void gemm(Gemm *g) {
@@ -212,18 +270,27 @@ static void gemm(Gemm *g) {
     if (g->pairs == 0) g->pairs = TILE_PAIRS;
     int row_blocks = bf16_div_up(g->rows, BLOCK), col_blocks = bf16_div_up(g->cols, BLOCK);
     int threads = pool_size();
-    if (g->stream_b && g->pairs <= STREAM_MAX_PAIRS) {
+    if (g->stream_b) {
+        /* depth slices: a fixed size (the sums must not depend on the thread count). Each slice's
+         * tasks read their own rows of the weights, where row groups would convert them again,
+         * and their A stays in L2 however deep the product (the head's input gradient) */
+        g->slice_pairs = g->pairs > SLICE_PAIRS ? SLICE_PAIRS : g->pairs;
+        g->slices = bf16_div_up(g->pairs, g->slice_pairs);
         /* row groups: as few as keep the threads busy (each group packs its B blocks again), and
          * small enough for the scratch */
         int groups = bf16_div_up(row_blocks, MAX_ROW_BLOCKS);
-        while (col_blocks * groups < 3 * threads && groups < row_blocks) groups *= 2;
+        while (col_blocks * groups * g->slices < 3 * threads && groups < row_blocks) groups *= 2;
         if (groups > row_blocks) groups = row_blocks;
         g->rows_per_group = bf16_div_up(row_blocks, groups);
         g->row_groups = bf16_div_up(row_blocks, g->rows_per_group);
-        g->a_packed = pack_buffer_reserve(&packed, (size_t)row_blocks * BLOCK * g->pairs);
+        size_t a_dwords = (size_t)row_blocks * BLOCK * g->pairs;
+        size_t part_floats = g->slices > 1 ? (size_t)g->slices * row_blocks * col_blocks * BLOCK * BLOCK : 0;
+        g->a_packed = pack_buffer_reserve(&packed, a_dwords + part_floats);
+        g->partials = (float *)(g->a_packed + a_dwords);
         bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, TILE_ROWS, 2 * row_blocks, g->pairs, BF16_A_TILES);
         pool_run(g->a_plan.tasks, pack_a_task, g);
-        pool_run(col_blocks * g->row_groups, stream_task, g);
+        pool_run(g->slices * col_blocks * g->row_groups, stream_task, g);
+        if (g->slices > 1) pool_run(row_blocks * col_blocks, reduce_task, g);
         return;
     }
     size_t a_dwords = (size_t)row_blocks * BLOCK * g->pairs, b_dwords = (size_t)col_blocks * BLOCK * g->pairs;
