@@ -1,8 +1,8 @@
 /* Tests every available matmul rung in the registry (including ones added later) against a
  * double-precision reference on random inputs with odd shapes: forward with and without bias into
  * NaN-poisoned outputs, the accumulating backward passes from random non-zero starting values, and
- * backward_weight's overwriting mode into NaN-poisoned outputs. Also checks that the threaded rung
- * gives bit-identical results for any thread count. */
+ * backward_weight's overwriting mode into NaN-poisoned outputs. Also checks that the rungs using
+ * the thread pool (threads, bf16, amx) give bit-identical results for any thread count. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,11 +241,11 @@ TEST(every_available_rung_matches_the_reference) {
     }
 }
 
-/* Runs the three passes of the threaded rung (backward_weight accumulating, then overwriting) and
- * returns their outputs concatenated. */
-static float *threads_outputs(int M, int N, int K, const float *inp, const float *weight, const float *bias,
-                              const float *dout, const float *initial_dinp, const float *initial_dweight) {
-    const MatmulRung *rung = matmul_find("threads");
+/* Runs the three passes of a rung (backward_weight accumulating, then overwriting) and returns
+ * their outputs concatenated. */
+static float *rung_outputs(const MatmulRung *rung, int M, int N, int K, const float *inp, const float *weight,
+                           const float *bias, const float *dout, const float *initial_dinp,
+                           const float *initial_dweight) {
     long out_n = (long)M * N, dinp_n = (long)M * K, dweight_n = (long)N * K;
     float *all = malloc((out_n + dinp_n + 2 * dweight_n) * sizeof(float));
     float *out = all, *dinp = all + out_n, *dweight = dinp + dinp_n, *dweight_written = dweight + dweight_n;
@@ -269,31 +269,40 @@ static void resize_pool(int threads) {
     nanosleep(&pause, NULL);
 }
 
-TEST(threads_rung_is_deterministic_for_any_thread_count) {
-    /* the last is deep in backward_input (k = 3000) with a single row task */
-    Shape shapes[] = {{33, 100, 300}, {64, 2304, 768}, {257, 300, 520}, {7, 33, 1000}, {7, 3000, 20}};
-    int n_shapes = test_sanitized() ? 1 : 5;
-    for (int s = 0; s < n_shapes; s++) {
-        Shape shape = shapes[s];
-        int M = shape.M, N = shape.N, K = shape.K;
-        long total = (long)M * N + (long)M * K + 2L * N * K;
-        float *inp = random_floats((long)M * K), *weight = random_floats((long)N * K), *bias = random_floats(N);
-        float *dout = random_floats((long)M * N), *dinp = random_floats((long)M * K);
-        float *dweight = random_floats((long)N * K);
+/* The rungs that split work over the pool: their sums must not depend on the split. */
+TEST(pooled_rungs_are_deterministic_for_any_thread_count) {
+    /* {7, 3000, 20} is deep in backward_input (k = 3000) with a single row task, and three of
+     * amx's depth slices there; {20, 70, 3100} three slices in its forward */
+    Shape shapes[] = {{33, 100, 300}, {64, 2304, 768}, {257, 300, 520}, {7, 33, 1000}, {7, 3000, 20}, {20, 70, 3100}};
+    static const char *const names[] = {"threads", "bf16", "amx"};
+    int n_shapes = test_sanitized() ? 1 : 6;
+    for (int r = 0; r < 3; r++) {
+        const MatmulRung *rung = matmul_find(names[r]);
+        if (!rung || !rung->available()) continue;
+        for (int s = 0; s < n_shapes; s++) {
+            Shape shape = shapes[s];
+            int M = shape.M, N = shape.N, K = shape.K;
+            long total = (long)M * N + (long)M * K + 2L * N * K;
+            float *inp = random_floats((long)M * K), *weight = random_floats((long)N * K), *bias = random_floats(N);
+            float *dout = random_floats((long)M * N), *dinp = random_floats((long)M * K);
+            float *dweight = random_floats((long)N * K);
 
-        resize_pool(2);
-        float *first = threads_outputs(M, N, K, inp, weight, bias, dout, dinp, dweight);
-        float *again = threads_outputs(M, N, K, inp, weight, bias, dout, dinp, dweight);
-        resize_pool(1);
-        float *one_thread = threads_outputs(M, N, K, inp, weight, bias, dout, dinp, dweight);
-        resize_pool(3); /* more threads than cores: a different split of the same tasks */
-        float *three_threads = threads_outputs(M, N, K, inp, weight, bias, dout, dinp, dweight);
-        CHECK(memcmp(first, again, total * sizeof(float)) == 0, "M=%d N=%d K=%d: two calls differ", M, N, K);
-        CHECK(memcmp(first, one_thread, total * sizeof(float)) == 0, "M=%d N=%d K=%d: 1 vs 2 threads differ", M, N, K);
-        CHECK(memcmp(first, three_threads, total * sizeof(float)) == 0, "M=%d N=%d K=%d: 3 vs 2 threads differ", M,
-              N, K);
-        free(inp); free(weight); free(bias); free(dout); free(dinp); free(dweight);
-        free(first); free(again); free(one_thread); free(three_threads);
+            resize_pool(2);
+            float *first = rung_outputs(rung, M, N, K, inp, weight, bias, dout, dinp, dweight);
+            float *again = rung_outputs(rung, M, N, K, inp, weight, bias, dout, dinp, dweight);
+            resize_pool(1);
+            float *one_thread = rung_outputs(rung, M, N, K, inp, weight, bias, dout, dinp, dweight);
+            resize_pool(3); /* more threads than cores: a different split of the same tasks */
+            float *three_threads = rung_outputs(rung, M, N, K, inp, weight, bias, dout, dinp, dweight);
+            CHECK(memcmp(first, again, total * sizeof(float)) == 0, "%s M=%d N=%d K=%d: two calls differ", rung->name,
+                  M, N, K);
+            CHECK(memcmp(first, one_thread, total * sizeof(float)) == 0, "%s M=%d N=%d K=%d: 1 vs 2 threads differ",
+                  rung->name, M, N, K);
+            CHECK(memcmp(first, three_threads, total * sizeof(float)) == 0, "%s M=%d N=%d K=%d: 3 vs 2 threads differ",
+                  rung->name, M, N, K);
+            free(inp); free(weight); free(bias); free(dout); free(dinp); free(dweight);
+            free(first); free(again); free(one_thread); free(three_threads);
+        }
     }
     resize_pool(0);
 }
@@ -308,7 +317,7 @@ TEST(auto_picks_an_available_fp32_rung) {
 int main(void) {
     rng_seed(&rng, 20240520);
     RUN_TEST(every_available_rung_matches_the_reference);
-    RUN_TEST(threads_rung_is_deterministic_for_any_thread_count);
+    RUN_TEST(pooled_rungs_are_deterministic_for_any_thread_count);
     RUN_TEST(auto_picks_an_available_fp32_rung);
     pool_shutdown();
     return TEST_SUMMARY();
