@@ -208,6 +208,12 @@ static void pack_interleaved_block(uint32_t *dst, long panel_size, const Bf16Sou
     }
 }
 
+/* Slice `slice`'s partial sums of output block `block` (row-major over the 32x32 output blocks). */
+static float *partial_block(const Gemm *g, int slice, int block) {
+    long blocks = (long)bf16_div_up(g->rows, BLOCK) * bf16_div_up(g->cols, BLOCK);
+    return g->partials + ((long)slice * blocks + block) * BLOCK * BLOCK;
+}
+
 /* One column block (32 columns of B) times one group of row blocks over one depth slice, streaming
  * B: each depth chunk of the two B panels is packed into this thread's buffer and used at once by
  * every row block of the group, whose partial sums wait in scratch between chunks. B is read from
@@ -240,23 +246,23 @@ static void stream_task(void *context, int task) {
     }
     for (int br = first_row; br < last_row; br++) {
         if (g->slices == 1) store_block(g, br, block_col, scratch[br - first_row]);
-        else memcpy(g->partials + ((long)slice * row_blocks * col_blocks + (long)br * col_blocks + block_col) * BLOCK * BLOCK,
-                    scratch[br - first_row], sizeof scratch[0]);
+        else memcpy(partial_block(g, slice, br * col_blocks + block_col), scratch[br - first_row], sizeof scratch[0]);
     }
     _tile_release();
 }
 
-/* Sums one output block's slices in slice order (fixed by the shape, not the threads) and stores it. */
+/* Sums one output block's slices in slice order (fixed by the shape, not the threads) and stores it;
+ * `task` is the block's index, row-major over the output blocks. */
 static void reduce_task(void *context, int task) {
     const Gemm *g = context;
     _Alignas(64) float sum[BLOCK * BLOCK];
-    int col_blocks = bf16_div_up(g->cols, BLOCK), row_blocks = bf16_div_up(g->rows, BLOCK);
-    long slice_stride = (long)row_blocks * col_blocks * BLOCK * BLOCK;
-    const float *part = g->partials + (long)task * BLOCK * BLOCK;
-    memcpy(sum, part, sizeof sum);
-    for (int s = 1; s < g->slices; s++)
+    memcpy(sum, partial_block(g, 0, task), sizeof sum);
+    for (int s = 1; s < g->slices; s++) {
+        const float *part = partial_block(g, s, task);
         for (int i = 0; i < BLOCK * BLOCK; i += 16)
-            _mm512_store_ps(sum + i, _mm512_add_ps(_mm512_load_ps(sum + i), _mm512_load_ps(part + s * slice_stride + i)));
+            _mm512_store_ps(sum + i, _mm512_add_ps(_mm512_load_ps(sum + i), _mm512_load_ps(part + i)));
+    }
+    int col_blocks = bf16_div_up(g->cols, BLOCK);
     store_block(g, task / col_blocks, task % col_blocks, sum);
 }
 
