@@ -29,7 +29,8 @@ static const char *usage_text =
     "  --iters N         timed iterations per rung (median; slow rungs use fewer)  [5]\n"
     "  --gen-tokens N    generated tokens per rung  [32]\n"
     "  --breakdown       after each rung, its matmul time per step by pass and shape (mean of\n"
-    "                    the timed iterations) and the rate of each\n"
+    "                    the timed iterations) and the rate of each, then the whole step's time\n"
+    "                    op by op (matmul, layernorm, attention, ..., adamw)\n"
     "  --gemm            time each rung on each GPT-2 GEMM shape and pass instead\n"
     "  --gemm-seconds X  minimum timing per GEMM measurement  [0.3]\n"
     "  --json            one JSON object per row instead of the table\n"
@@ -158,6 +159,27 @@ static void print_breakdown(const Output *out, const MatmulRung *rung, int itera
     }
 }
 
+/* --breakdown, second part: the whole step op by op (mean over the timed iterations), so that the
+ * "other" column can be traced to the ops; what no op claims (the bench loop's own work) is
+ * printed as "unattributed". */
+static void print_op_profile(const Output *out, const MatmulRung *rung, const StepProfile *profile, int iterations,
+                             double step_seconds_total) {
+    if (iterations < 1) return;
+    double claimed = 0;
+    for (int op = 0; op < STEP_OP_COUNT; op++) claimed += profile->seconds[op];
+    if (!out->json) printf("    %-14s %10s %7s\n", "op", "ms/step", "share");
+    for (int op = 0; op <= STEP_OP_COUNT; op++) {
+        const char *name = op < STEP_OP_COUNT ? step_op_names[op] : "unattributed";
+        double seconds = op < STEP_OP_COUNT ? profile->seconds[op] : step_seconds_total - claimed;
+        double ms = 1000 * seconds / iterations, share = step_seconds_total > 0 ? 100 * seconds / step_seconds_total : 0;
+        char row[256];
+        snprintf(row, sizeof row, "{\"rung\":\"%s\",\"breakdown\":true,\"op\":\"%s\",\"ms_per_step\":%.3f,\"share\":%.2f}",
+                 rung->name, name, ms, share);
+        emit_json(out, row);
+        if (!out->json) printf("    %-14s %10.2f %6.1f%%\n", name, ms, share);
+    }
+}
+
 static int bench_gemm(const char *rung_list, double min_seconds, const Output *out) {
     static const struct { int N, K; const char *what; } shapes[] = {
         {2304, 768, "qkv"}, {768, 768, "attproj"}, {3072, 768, "fc"}, {768, 3072, "fcproj"}, {50304, 768, "head"},
@@ -281,6 +303,9 @@ int cmd_bench(int argc, char **argv) {
         model.matmul = &wrapper;
         class_count = 0;
         recording_classes = 1;
+        StepProfile profile = {0};
+        if (breakdown) model.profile = &profile;
+        double step_seconds_total = 0;
 
         /* training iterations: the first warms up; a rung slower than 10 s per step keeps that one */
         double step_times[1000], matmul_times[1000];
@@ -296,15 +321,18 @@ int cmd_bench(int argc, char **argv) {
             double t = now_seconds() - start;
             if (i == 0 && t < 10.0) {
                 class_count = 0; /* a warm-up: the breakdown counts the timed iterations only */
+                profile = (StepProfile){0};
                 continue;
             }
             step_times[measured] = t;
             matmul_times[measured] = matmul_seconds;
+            step_seconds_total += t;
             measured++;
             if (t >= 10.0) break;
         }
         double step_s = median(step_times, measured), matmul_s = median(matmul_times, measured);
         recording_classes = 0; /* generation's calls below are not part of the breakdown */
+        model.profile = NULL;
         /* generation: one position at a time through the key/value cache */
         int tokens = step_s > 10.0 ? (gen_tokens < 8 ? gen_tokens : 8) : gen_tokens;
         fprintf(stderr, "\r  %-9s generating %d tokens ...          ", rung->name, tokens);
@@ -333,7 +361,10 @@ int cmd_bench(int argc, char **argv) {
             printf("%-9s %-5s %9.1f %8.3f %9.1f %7.1fx %8.1f %6.1f%% %9.1f %9.1f %5d\n", rung->name, rung->precision,
                    gen_tokens_per_s, iters_per_s, iters_per_s * N, speedup, gflops, percent, 1000 * matmul_s,
                    1000 * (step_s - matmul_s), measured);
-        if (breakdown) print_breakdown(&out, rung, measured);
+        if (breakdown) {
+            print_breakdown(&out, rung, measured);
+            print_op_profile(&out, rung, &profile, measured, step_seconds_total);
+        }
         fflush(stdout);
     }
     struct rusage usage;

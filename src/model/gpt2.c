@@ -8,6 +8,24 @@
 
 #include "cpu/ops/ops.h"
 #include "util/bigmem.h"
+#include "util/timer.h"
+
+const char *const step_op_names[STEP_OP_COUNT] = {
+    "matmul", "encoder", "layernorm", "attention", "gelu", "residual", "crossentropy",
+    "zeroing", "grad norm", "adamw", "checks",
+};
+
+/* Profiling (model->profile): the time since the previous mark belongs to the op that just ended.
+ * profile_start opens a stretch of work without charging the time before it to anything. */
+static void profile_start(const GPT2 *model) {
+    if (model->profile) model->profile->last_mark = now_seconds();
+}
+static void mark(const GPT2 *model, StepOp op) {
+    if (!model->profile) return;
+    double now = now_seconds();
+    model->profile->seconds[op] += now - model->profile->last_mark;
+    model->profile->last_mark = now;
+}
 
 /* ---------------------------------------------------------------- memory layout */
 
@@ -173,6 +191,7 @@ static int ensure_activations(GPT2 *model, int B, int T, Error *err) {
 static int forward(GPT2 *model, const int32_t *inputs, const int32_t *targets, int B, int T,
                    float gradient_scale, Error *err) {
     const GPT2Config *c = &model->config;
+    profile_start(model);
     if (B <= 0 || T <= 0) return error_set(err, EXIT_BAD_INPUT, "batch size and sequence length must be positive");
     if (T > c->max_seq_len)
         return error_set(err, EXIT_BAD_INPUT, "sequence length %d exceeds the model's maximum of %d", T, c->max_seq_len);
@@ -192,8 +211,10 @@ static int forward(GPT2 *model, const int32_t *inputs, const int32_t *targets, i
     Activations *a = &model->acts;
     memcpy(model->inputs, inputs, (size_t)N * sizeof(int32_t));
     if (targets) memcpy(model->targets, targets, (size_t)N * sizeof(int32_t));
+    mark(model, STEP_CHECKS);
 
     encoder_forward(a->encoded, inputs, w[PARAM_WTE], w[PARAM_WPE], B, T, C);
+    mark(model, STEP_ENCODER);
     for (int l = 0; l < L; l++) {
         const float *residual = l == 0 ? a->encoded : a->residual3 + (size_t)(l - 1) * N * C;
         float *ln1 = a->ln1 + (size_t)l * N * C, *qkv = a->qkv + (size_t)l * N * 3 * C;
@@ -206,31 +227,44 @@ static int forward(GPT2 *model, const int32_t *inputs, const int32_t *targets, i
         /* attention block: x + proj(attention(ln1(x))) */
         layernorm_forward(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, residual,
                           w[PARAM_LN1_W] + (size_t)l * C, w[PARAM_LN1_B] + (size_t)l * C, N, C);
+        mark(model, STEP_LAYERNORM);
         mm->forward(qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, w[PARAM_QKV_B] + (size_t)l * 3 * C, N, 3 * C, C);
+        mark(model, STEP_MATMUL);
         attention_forward(att_out, att_prob, qkv, B, T, C, NH);
+        mark(model, STEP_ATTENTION);
         mm->forward(a->projection, att_out, w[PARAM_ATTPROJ_W] + (size_t)l * C * C, w[PARAM_ATTPROJ_B] + (size_t)l * C,
                     N, C, C);
+        mark(model, STEP_MATMUL);
         residual_forward(residual2, residual, a->projection, (long)N * C);
+        mark(model, STEP_RESIDUAL);
 
         /* MLP block: x + proj(gelu(fc(ln2(x)))) */
         layernorm_forward(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, residual2,
                           w[PARAM_LN2_W] + (size_t)l * C, w[PARAM_LN2_B] + (size_t)l * C, N, C);
+        mark(model, STEP_LAYERNORM);
         mm->forward(fc, ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, w[PARAM_FC_B] + (size_t)l * 4 * C, N, 4 * C, C);
+        mark(model, STEP_MATMUL);
         gelu_forward(fc_gelu, fc, (long)N * 4 * C);
+        mark(model, STEP_GELU);
         mm->forward(a->projection, fc_gelu, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C,
                     w[PARAM_FCPROJ_B] + (size_t)l * C, N, C, 4 * C);
+        mark(model, STEP_MATMUL);
         residual_forward(residual3, residual2, a->projection, (long)N * C);
+        mark(model, STEP_RESIDUAL);
     }
     const float *last = a->residual3 + (size_t)(L - 1) * N * C;
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, last, w[PARAM_LNF_W], w[PARAM_LNF_B], N, C);
+    mark(model, STEP_LAYERNORM);
     /* the output head is tied to the token embedding */
     mm->forward(a->logits, a->lnf, w[PARAM_WTE], NULL, N, Vp, C);
+    mark(model, STEP_MATMUL);
 
     if (targets) {
         crossentropy_forward_backward(a->losses, a->logits, targets, N, c->vocab_size, Vp, gradient_scale);
         double sum = 0;
         for (int i = 0; i < N; i++) sum += a->losses[i];
         model->mean_loss = (float)(sum / N);
+        mark(model, STEP_CROSSENTROPY);
     } else {
         model->mean_loss = -1.0f;
     }
@@ -254,14 +288,19 @@ static int written_by_backward_weight(int tensor) {
  * first), writes dweight (accumulate = 0) or adds to it, adds to dbias (when bias exists). With
  * weight_squares, dweight is final after this call: its sum of squares is added to *weight_squares
  * right away, while the rung's output is still in cache. */
-static void linear_backward(const MatmulRung *mm, float *dinp, float *dweight, float *dbias, const float *dout,
+static void linear_backward(const GPT2 *model, float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *weight, int M, int N, int K, int accumulate,
                             double *weight_squares) {
+    const MatmulRung *mm = model->matmul;
     zero_floats(dinp, (long)M * K);
+    mark(model, STEP_ZEROING);
     mm->backward_input(dinp, dout, weight, M, N, K);
     mm->backward_weight(dweight, dout, inp, M, N, K, accumulate);
+    mark(model, STEP_MATMUL);
     if (weight_squares) *weight_squares += sum_of_squares(dweight, (long)N * K);
+    mark(model, STEP_GRAD_NORM);
     if (dbias) (mm->backward_bias ? mm->backward_bias : matmul_backward_bias)(dbias, dout, M, N);
+    mark(model, STEP_MATMUL);
 }
 
 /* The backward pass of a forward that wrote the logits' gradient. On the last micro-step it also
@@ -271,10 +310,10 @@ static void backward(GPT2 *model, int last_micro_step) {
     const GPT2Config *c = &model->config;
     const int B = model->batch_size, T = model->seq_len, N = B * T;
     const int C = c->channels, L = c->num_layers, NH = c->num_heads, Vp = c->padded_vocab_size;
-    const MatmulRung *mm = model->matmul;
     float **w = model->weights.tensor, **g = model->gradients.tensor;
     Activations *a = &model->acts;
     ActivationGrads *d = &model->dacts;
+    profile_start(model);
 
     /* The first pass since the last update writes the gradients rather than adding to stale ones:
      * backward_weight overwrites the weight matrices, and the small tensors that ops add into
@@ -283,16 +322,19 @@ static void backward(GPT2 *model, int last_micro_step) {
     if (!accumulate)
         for (int t = 0; t < NUM_PARAM_TENSORS; t++)
             if (!written_by_backward_weight(t)) zero_floats(g[t], (long)model->param_sizes[t]);
+    mark(model, STEP_ZEROING);
     double squares = 0.0, *weight_squares = last_micro_step ? &squares : NULL;
 
     float *dlogits = a->logits; /* the forward pass wrote the gradient over the logits */
 
     /* the tied wte: written here first, encoder_backward adds to it at the end (so not final yet) */
-    linear_backward(mm, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate, NULL);
+    linear_backward(model, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate, NULL);
     zero_floats(d->residual, (long)N * C);
+    mark(model, STEP_ZEROING);
     const float *last = a->residual3 + (size_t)(L - 1) * N * C;
     layernorm_backward(d->residual, g[PARAM_LNF_W], g[PARAM_LNF_B], d->normed, last, w[PARAM_LNF_W], a->lnf_mean,
                        a->lnf_rstd, N, C);
+    mark(model, STEP_LAYERNORM);
 
     for (int l = L - 1; l >= 0; l--) {
         const float *residual = l == 0 ? a->encoded : a->residual3 + (size_t)(l - 1) * N * C;
@@ -304,36 +346,44 @@ static void backward(GPT2 *model, int last_micro_step) {
 
         /* MLP block. d->residual holds d(loss)/d(residual3); the residual connection passes it
          * unchanged to residual2, and the MLP branch adds its part below. */
-        linear_backward(mm, d->fc_gelu, g[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, g[PARAM_FCPROJ_B] + (size_t)l * C,
+        linear_backward(model, d->fc_gelu, g[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, g[PARAM_FCPROJ_B] + (size_t)l * C,
                         d->residual, fc_gelu, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, N, C, 4 * C, accumulate,
                         weight_squares);
         zero_floats(d->fc, (long)N * 4 * C);
+        mark(model, STEP_ZEROING);
         gelu_backward(d->fc, fc, d->fc_gelu, (long)N * 4 * C);
-        linear_backward(mm, d->normed, g[PARAM_FC_W] + (size_t)l * 4 * C * C, g[PARAM_FC_B] + (size_t)l * 4 * C, d->fc,
+        mark(model, STEP_GELU);
+        linear_backward(model, d->normed, g[PARAM_FC_W] + (size_t)l * 4 * C * C, g[PARAM_FC_B] + (size_t)l * 4 * C, d->fc,
                         ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C, accumulate, weight_squares);
         layernorm_backward(d->residual, g[PARAM_LN2_W] + (size_t)l * C, g[PARAM_LN2_B] + (size_t)l * C, d->normed,
                            residual2, w[PARAM_LN2_W] + (size_t)l * C, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C);
+        mark(model, STEP_LAYERNORM);
 
         /* attention block; d->residual now holds d(loss)/d(residual2) */
-        linear_backward(mm, d->normed, g[PARAM_ATTPROJ_W] + (size_t)l * C * C, g[PARAM_ATTPROJ_B] + (size_t)l * C,
+        linear_backward(model, d->normed, g[PARAM_ATTPROJ_W] + (size_t)l * C * C, g[PARAM_ATTPROJ_B] + (size_t)l * C,
                         d->residual, att_out, w[PARAM_ATTPROJ_W] + (size_t)l * C * C, N, C, C, accumulate,
                         weight_squares);
         zero_floats(d->qkv, (long)N * 3 * C);
+        mark(model, STEP_ZEROING);
         attention_backward(d->qkv, d->attention, d->normed, qkv, att_prob, B, T, C, NH);
-        linear_backward(mm, d->normed, g[PARAM_QKV_W] + (size_t)l * 3 * C * C, g[PARAM_QKV_B] + (size_t)l * 3 * C,
+        mark(model, STEP_ATTENTION);
+        linear_backward(model, d->normed, g[PARAM_QKV_W] + (size_t)l * 3 * C * C, g[PARAM_QKV_B] + (size_t)l * 3 * C,
                         d->qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C, accumulate, weight_squares);
         layernorm_backward(d->residual, g[PARAM_LN1_W] + (size_t)l * C, g[PARAM_LN1_B] + (size_t)l * C, d->normed,
                            residual, w[PARAM_LN1_W] + (size_t)l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C);
+        mark(model, STEP_LAYERNORM);
     }
     encoder_backward(g[PARAM_WTE], g[PARAM_WPE], d->residual, model->inputs, B, T, C);
+    mark(model, STEP_ENCODER);
 
     /* the rest is final now: wte (too big for any cache; read once more) and the small tensors */
     if (last_micro_step)
         for (int t = 0; t < NUM_PARAM_TENSORS; t++)
             if (t == PARAM_WTE || !written_by_backward_weight(t))
                 squares += sum_of_squares(g[t], (long)model->param_sizes[t]);
+    mark(model, STEP_GRAD_NORM);
     model->grads_fresh = 0;
     model->grad_squares_ready = last_micro_step;
     model->grad_squares = squares;
@@ -355,10 +405,12 @@ float gpt2_grad_norm(const GPT2 *model) {
 
 void gpt2_update(GPT2 *model, float lr, float beta1, float beta2, float eps, float weight_decay,
                  float grad_clip, float grad_norm, int step) {
+    profile_start(model);
     float scale = 1.0f;
     if (grad_clip > 0 && grad_norm > grad_clip) scale = grad_clip / grad_norm;
     adamw_update(model->params, model->grads, model->adam_m, model->adam_v, (long)model->num_params, lr, beta1,
                  beta2, eps, weight_decay, step, scale);
+    mark(model, STEP_ADAMW);
     /* the gradients just applied stay in grads; the next backward pass overwrites them */
     model->grads_fresh = 1;
 }

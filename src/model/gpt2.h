@@ -62,6 +62,19 @@ typedef struct {
     float *logits;         /* [Vp] */
 } KVCache;
 
+/* Where a training step's time goes, op by op (cgpt bench --breakdown). While model->profile
+ * points to one, the forward and backward passes and the update add the wall time of each op they
+ * run to its class. */
+typedef enum {
+    STEP_MATMUL, STEP_ENCODER, STEP_LAYERNORM, STEP_ATTENTION, STEP_GELU, STEP_RESIDUAL, STEP_CROSSENTROPY,
+    STEP_ZEROING, STEP_GRAD_NORM, STEP_ADAMW, STEP_CHECKS, STEP_OP_COUNT
+} StepOp;
+extern const char *const step_op_names[STEP_OP_COUNT];
+typedef struct {
+    double seconds[STEP_OP_COUNT]; /* summed over every profiled step */
+    double last_mark;              /* when the previous op ended */
+} StepProfile;
+
 typedef struct {
     GPT2Config config;
     size_t param_sizes[NUM_PARAM_TENSORS];
@@ -76,6 +89,7 @@ typedef struct {
     int grad_squares_ready;/* grad_squares = sum of squares of grads, summed by the last backward pass */
     double grad_squares;
     const MatmulRung *matmul;
+    StepProfile *profile;  /* NULL, or where each op's time in a step is added */
 
     int batch_size, seq_len; /* shape the activations were allocated for (0 = none yet) */
     Activations acts;
