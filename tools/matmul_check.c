@@ -74,16 +74,15 @@ static void check_shape(const MatmulRung *rung, int M, int N, int K, Error worst
         measure(&worst[FORWARD + with_bias], out, want, magnitude, (long)M * N);
     }
 
-    for (long i = 0; i < (long)M * K; i++) want[i] = dinp[i], magnitude[i] = fabs(dinp[i]);
-    for (int pass = 0; pass < 2; pass++) {
-        rung->backward_input(dinp, dout, weight, M, N, K);
-        for (int m = 0; m < M; m++)
-            for (int k = 0; k < K; k++)
-                for (int n = 0; n < N; n++) {
-                    double term = (double)dout[(long)m * N + n] * weight[(long)n * K + k];
-                    want[(long)m * K + k] += term, magnitude[(long)m * K + k] += fabs(term);
-                }
-    }
+    /* backward_input writes dinp (its old contents are never read) */
+    for (long i = 0; i < (long)M * K; i++) want[i] = 0, magnitude[i] = 0;
+    rung->backward_input(dinp, dout, weight, M, N, K);
+    for (int m = 0; m < M; m++)
+        for (int k = 0; k < K; k++)
+            for (int n = 0; n < N; n++) {
+                double term = (double)dout[(long)m * N + n] * weight[(long)n * K + k];
+                want[(long)m * K + k] += term, magnitude[(long)m * K + k] += fabs(term);
+            }
     measure(&worst[BACKWARD_INPUT], dinp, want, magnitude, (long)M * K);
 
     for (long i = 0; i < (long)N * K; i++) want[i] = dweight[i], magnitude[i] = fabs(dweight[i]);

@@ -284,16 +284,13 @@ static int written_by_backward_weight(int tensor) {
            tensor == PARAM_FCPROJ_W;
 }
 
-/* Backward of a linear layer out[M,N] = inp[M,K] . weight[N,K]^T + bias: writes dinp (zeroed
- * first), writes dweight (accumulate = 0) or adds to it, adds to dbias (when bias exists). With
+/* Backward of a linear layer out[M,N] = inp[M,K] . weight[N,K]^T + bias: writes dinp, writes dweight (accumulate = 0) or adds to it, adds to dbias (when bias exists). With
  * weight_squares, dweight is final after this call: its sum of squares is added to *weight_squares
  * right away, while the rung's output is still in cache. */
 static void linear_backward(const GPT2 *model, float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *weight, int M, int N, int K, int accumulate,
                             double *weight_squares) {
     const MatmulRung *mm = model->matmul;
-    zero_floats(dinp, (long)M * K);
-    mark(model, STEP_ZEROING);
     mm->backward_input(dinp, dout, weight, M, N, K);
     mm->backward_weight(dweight, dout, inp, M, N, K, accumulate);
     mark(model, STEP_MATMUL);
@@ -349,8 +346,6 @@ static void backward(GPT2 *model, int last_micro_step) {
         linear_backward(model, d->fc_gelu, g[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, g[PARAM_FCPROJ_B] + (size_t)l * C,
                         d->residual, fc_gelu, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, N, C, 4 * C, accumulate,
                         weight_squares);
-        zero_floats(d->fc, (long)N * 4 * C);
-        mark(model, STEP_ZEROING);
         gelu_backward(d->fc, fc, d->fc_gelu, (long)N * 4 * C);
         mark(model, STEP_GELU);
         linear_backward(model, d->normed, g[PARAM_FC_W] + (size_t)l * 4 * C * C, g[PARAM_FC_B] + (size_t)l * 4 * C, d->fc,

@@ -340,7 +340,7 @@ static void amx_forward(float *out, const float *inp, const float *weight, const
 }
 
 static void amx_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
-    Gemm g = {.out = dinp, .ldo = K, .stream_b = 1, .rows = M, .cols = K, .depth = N,
+    Gemm g = {.out = dinp, .ldo = K, .overwrite = 1, .stream_b = 1, .rows = M, .cols = K, .depth = N,
               .a = {.data = dout, .stride_w = N, .stride_p = 1, .width = M, .depth = N},
               .b = {.data = weight, .stride_w = 1, .stride_p = K, .width = K, .depth = N}};
     gemm(&g);

@@ -142,7 +142,7 @@ static void bf16_forward(float *out, const float *inp, const float *weight, cons
 }
 
 static void bf16_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
-    Gemm g = {.out = dinp, .ldo = K, .rows = M, .cols = K, .pairs = bf16_depth_pairs(N),
+    Gemm g = {.out = dinp, .ldo = K, .overwrite = 1, .rows = M, .cols = K, .pairs = bf16_depth_pairs(N),
               .a = {.data = dout, .stride_w = N, .stride_p = 1, .width = M, .depth = N},
               .b = {.data = weight, .stride_w = 1, .stride_p = K, .width = K, .depth = N}};
     gemm(&g);

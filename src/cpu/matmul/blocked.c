@@ -4,6 +4,8 @@
  * and tiles sized so the reused operand stays in L1/L2. Forward transposes a tile of the weight. */
 #include "cpu/matmul/matmul.h"
 
+#include <string.h>
+
 #include "cpu/matmul/gemm_frame.h" /* GemmBuffer, for the reusable transpose buffer */
 
 enum {
@@ -68,7 +70,7 @@ static void blocked_forward(float *out, const float *inp, const float *weight, c
 }
 
 static void blocked_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
-    /* dinp[m, k0:k1] += sum over n of dout[m,n] * weight[n, k0:k1]; a weight tile serves every m */
+    /* dinp[m, k0:k1] = sum over n of dout[m,n] * weight[n, k0:k1]; a weight tile serves every m */
     for (int k0 = 0; k0 < K; k0 += TILE_K) {
         int tile_k = min_int(TILE_K, K - k0);
         for (int n0 = 0; n0 < N; n0 += INPUT_GRAD_TILE_N) {
@@ -76,7 +78,11 @@ static void blocked_backward_input(float *dinp, const float *dout, const float *
             for (int m = 0; m < M; m += 4) {
                 int rows = min_int(4, M - m);
                 float *dinp_rows[4];
-                for (int r = 0; r < rows; r++) dinp_rows[r] = dinp + (long)(m + r) * K + k0;
+                for (int r = 0; r < rows; r++) {
+                    dinp_rows[r] = dinp + (long)(m + r) * K + k0;
+                    /* the first weight tile starts the row segment from zero */
+                    if (n0 == 0) memset(dinp_rows[r], 0, sizeof(float) * (size_t)tile_k);
+                }
                 for (int n = n0; n < n1; n++) {
                     float coef[4] = {0};
                     for (int r = 0; r < rows; r++) coef[r] = dout[(long)(m + r) * N + n];

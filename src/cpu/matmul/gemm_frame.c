@@ -42,11 +42,11 @@ GemmProblem gemm_forward_problem(float *out, const float *inp, const float *weig
 
 GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const float *weight, int M,
                                         int N, int K) {
-    /* dinp[M,K] += dout[M,N] . weight[N,K]: the inner dimension is N */
+    /* dinp[M,K] = dout[M,N] . weight[N,K]: the inner dimension is N */
     return (GemmProblem){.m = M, .n = K, .k = N,
                          .a = dout, .a_row_stride = N, .a_col_stride = 1,
                          .b = weight, .b_row_stride = K, .b_col_stride = 1,
-                         .c = dinp, .c_row_stride = K, .accumulate = 1, .bias = NULL};
+                         .c = dinp, .c_row_stride = K, .accumulate = 0, .bias = NULL};
 }
 
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,

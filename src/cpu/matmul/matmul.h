@@ -1,11 +1,12 @@
 /* The matmul contract every rung implements, and the registry that lists the rungs.
  * Row-major, as llm.c: M = tokens (B*T), N = output channels, K = input channels.
  *   forward:          out[M,N]      = inp[M,K] . weight[N,K]^T + bias[N]   (bias may be NULL)
- *   backward_input:   dinp[M,K]    += dout[M,N] . weight[N,K]
+ *   backward_input:   dinp[M,K]     = dout[M,N] . weight[N,K]     never reading dinp's old contents
  *   backward_weight:  dweight[N,K] += dout[M,N]^T . inp[M,K]   if accumulate, else
  *                     dweight[N,K]  = dout[M,N]^T . inp[M,K]   never reading dweight's old contents
  *                     (garbage or NaN is fine): the model's first backward after an optimizer step
- *                     writes its weight gradients instead of zeroing them and adding
+ *                     writes its weight gradients instead of zeroing them and adding. Each
+ *                     activation gradient has one producer, so backward_input always writes.
  *   backward_bias:    dbias[N]     += sum over m of dout[m,:]
  * Rungs may use the thread pool (util/threadpool.h); results must not depend on scheduling. */
 #ifndef CGPT_MATMUL_H

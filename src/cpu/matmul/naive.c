@@ -16,11 +16,13 @@ static void naive_forward(float *out, const float *inp, const float *weight, con
 }
 
 static void naive_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
-    for (int m = 0; m < M; m++)
+    for (int m = 0; m < M; m++) {
+        for (int k = 0; k < K; k++) dinp[(long)m * K + k] = 0.0f;
         for (int n = 0; n < N; n++) {
             float d = dout[(long)m * N + n];
             for (int k = 0; k < K; k++) dinp[(long)m * K + k] += d * weight[(long)n * K + k];
         }
+    }
 }
 
 static void naive_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,

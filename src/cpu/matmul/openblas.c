@@ -76,9 +76,9 @@ static void openblas_forward(float *out, const float *inp, const float *weight, 
 static void openblas_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
     load_openblas();
     match_thread_count();
-    /* dinp[M,K] += dout[M,N] . weight[N,K] */
+    /* dinp[M,K] = dout[M,N] . weight[N,K] (beta 0: BLAS never reads C then) */
     openblas.sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, M, K, N, 1.0f, dout, lead(N), weight, lead(K),
-                   1.0f, dinp, lead(K));
+                   0.0f, dinp, lead(K));
 }
 
 static void openblas_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,

@@ -50,7 +50,7 @@ CGPT_HOT static void gelu_backward_task(void *context, int task) {
      * taken as 0: e s s would be inf * 0 once e overflows. */
     long i = first;
     for (; i + LANES <= last; i += LANES) {
-        f32x16 x, e, d, gradient_in, zero = {0}, s_times_one_minus_s;
+        f32x16 x, e, d, zero = {0}, s_times_one_minus_s;
         vec_load(&x, inp + i);
         f32x16 du_dx = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_CUBIC * x * x);
         e = -2.0f * (SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x));
@@ -59,9 +59,8 @@ CGPT_HOT static void gelu_backward_task(void *context, int task) {
         s_times_one_minus_s = VEC_SELECT(e < 1e30f, product, zero);
         f32x16 gradient = s + 2.0f * x * s_times_one_minus_s * du_dx;
         vec_load(&d, dout + i);
-        vec_load(&gradient_in, dinp + i);
-        gradient_in += d * gradient;
-        vec_store(dinp + i, &gradient_in);
+        d *= gradient;
+        vec_store(dinp + i, &d);
     }
     for (; i < last; i++) {
         float x = inp[i];
@@ -70,7 +69,7 @@ CGPT_HOT static void gelu_backward_task(void *context, int task) {
         float s = 1.0f / (1.0f + e);
         float s_times_one_minus_s = e < 1e30f ? e * s * s : 0.0f;
         float gradient = s + 2.0f * x * s_times_one_minus_s * du_dx;
-        dinp[i] += dout[i] * gradient;
+        dinp[i] = dout[i] * gradient;
     }
 }
 

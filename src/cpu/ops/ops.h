@@ -43,7 +43,7 @@ void attention_forward_cached(float *out, float *scratch, const float *q, const 
 /* GELU, tanh approximation (GPT-2's "gelu_new"): out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
  * (writes) */
 void gelu_forward(float *out, const float *inp, long n);
-/* dinp += dout * gelu'(inp) */
+/* dinp = dout * gelu'(inp) (written: the GELU is the only consumer of its input) */
 void gelu_backward(float *dinp, const float *inp, const float *dout, long n);
 
 /* out = a + b (writes) */
