@@ -156,6 +156,23 @@ static int close_enough(const MatmulRung *rung, const float *got, const float *r
     return *err <= 1e-2;
 }
 
+static void poison_doubles(double *x, long n) {
+    for (long i = 0; i < n; i++) x[i] = NAN;
+}
+
+/* Worst relative error of row_squares against the sums of squares of dweight's rows, in long
+ * double (the rung sums exact double products, so only the order of its additions differs). */
+static double row_squares_error(const double *row_squares, const float *dweight, int N, int K) {
+    double worst = 0.0;
+    for (int n = 0; n < N; n++) {
+        long double sum = 0;
+        for (int k = 0; k < K; k++) sum += (long double)dweight[(long)n * K + k] * dweight[(long)n * K + k];
+        double err = sum > 0 ? fabs((double)((row_squares[n] - sum) / sum)) : fabs(row_squares[n]);
+        if (!(err <= worst)) worst = err; /* NaN (a slot never written) counts as the worst */
+    }
+    return worst;
+}
+
 /* Runs all passes of one rung on one case and compares each with the reference. */
 static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
     int M = c->M, N = c->N, K = c->K;
@@ -179,16 +196,26 @@ static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
           "%s backward_input M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
     free(dinp);
 
+    /* the row sums of squares (both modes) must be those of the rung's own finished output */
+    double *row_squares = malloc(sizeof(double) * (N > 0 ? N : 1));
     float *dweight = copy_floats(c->dweight_start, NK);
-    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 1);
+    poison_doubles(row_squares, N);
+    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 1, row_squares);
     CHECK(close_enough(rung, dweight, c->dweight_ref, c->dweight_mag, NK, &err),
           "%s backward_weight M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
+    err = row_squares_error(row_squares, dweight, N, K);
+    CHECK(err <= 1e-12, "%s backward_weight row squares M=%d N=%d K=%d: relative error %.3g", rung->name, M, N, K, err);
     /* overwriting: the NaNs must never be read, or they would show in the result */
     poison(dweight, NK);
-    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 0);
+    poison_doubles(row_squares, N);
+    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 0, row_squares);
     CHECK(close_enough(rung, dweight, c->dweight_written_ref, c->dweight_written_mag, NK, &err),
           "%s backward_weight (overwriting) M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
+    err = row_squares_error(row_squares, dweight, N, K);
+    CHECK(err <= 1e-12, "%s backward_weight (overwriting) row squares M=%d N=%d K=%d: relative error %.3g", rung->name,
+          M, N, K, err);
     free(dweight);
+    free(row_squares);
 
     float *dbias = copy_floats(c->dbias_start, N);
     (rung->backward_bias ? rung->backward_bias : matmul_backward_bias)(dbias, c->dout, M, N);
@@ -249,15 +276,18 @@ static float *rung_outputs(const MatmulRung *rung, int M, int N, int K, const fl
                            const float *bias, const float *dout, const float *initial_dinp,
                            const float *initial_dweight) {
     long out_n = (long)M * N, dinp_n = (long)M * K, dweight_n = (long)N * K;
-    float *all = malloc((out_n + dinp_n + 2 * dweight_n) * sizeof(float));
+    /* the row sums of squares (N doubles = 2N floats) go last */
+    float *all = malloc((out_n + dinp_n + 2 * dweight_n + 2L * N) * sizeof(float));
     float *out = all, *dinp = all + out_n, *dweight = dinp + dinp_n, *dweight_written = dweight + dweight_n;
+    double row_squares[4096];
     memcpy(dinp, initial_dinp, dinp_n * sizeof(float));
     memcpy(dweight, initial_dweight, dweight_n * sizeof(float));
     memcpy(dweight_written, initial_dweight, dweight_n * sizeof(float));
     rung->forward(out, inp, weight, bias, M, N, K);
     rung->backward_input(dinp, dout, weight, M, N, K);
-    rung->backward_weight(dweight, dout, inp, M, N, K, 1);
-    rung->backward_weight(dweight_written, dout, inp, M, N, K, 0);
+    rung->backward_weight(dweight, dout, inp, M, N, K, 1, NULL);
+    rung->backward_weight(dweight_written, dout, inp, M, N, K, 0, row_squares);
+    memcpy(dweight_written + dweight_n, row_squares, sizeof(double) * (size_t)N);
     return all;
 }
 
@@ -284,7 +314,7 @@ TEST(pooled_rungs_are_deterministic_for_any_thread_count) {
         for (int s = 0; s < n_shapes; s++) {
             Shape shape = shapes[s];
             int M = shape.M, N = shape.N, K = shape.K;
-            long total = (long)M * N + (long)M * K + 2L * N * K;
+            long total = (long)M * N + (long)M * K + 2L * N * K + 2L * N;
             float *inp = random_floats((long)M * K), *weight = random_floats((long)N * K), *bias = random_floats(N);
             float *dout = random_floats((long)M * N), *dinp = random_floats((long)M * K);
             float *dweight = random_floats((long)N * K);

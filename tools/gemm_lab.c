@@ -77,8 +77,9 @@ static void variant_backward_input(float *dinp, const float *dout, const float *
     variant_run(&p);
 }
 static void variant_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                    int accumulate) {
-    GemmProblem p = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate);
+                                    int accumulate, double *row_squares) {
+    (void)row_squares; /* the lab times the products only */
+    GemmProblem p = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate, NULL);
     variant_run(&p);
 }
 static int always(void) { return 1; }
@@ -118,7 +119,7 @@ static void call(const MatmulRung *rung, int pass, float *out, float *left, floa
     variant = &variants[slot];
     if (pass == 0) rung->forward(out, left, right, bias, M, N, K);
     else if (pass == 1) rung->backward_input(out, left, right, M, N, K);
-    else rung->backward_weight(out, left, right, M, N, K, !overwrite);
+    else rung->backward_weight(out, left, right, M, N, K, !overwrite, NULL);
 }
 
 int main(int argc, char **argv) {

@@ -87,7 +87,7 @@ static void check_shape(const MatmulRung *rung, int M, int N, int K, Error worst
 
     for (long i = 0; i < (long)N * K; i++) want[i] = dweight[i], magnitude[i] = fabs(dweight[i]);
     for (int pass = 0; pass < 2; pass++) {
-        rung->backward_weight(dweight, dout, inp, M, N, K, 1);
+        rung->backward_weight(dweight, dout, inp, M, N, K, 1, NULL);
         for (int n = 0; n < N; n++)
             for (int k = 0; k < K; k++)
                 for (int m = 0; m < M; m++) {
@@ -98,7 +98,7 @@ static void check_shape(const MatmulRung *rung, int M, int N, int K, Error worst
     measure(&worst[BACKWARD_WEIGHT], dweight, want, magnitude, (long)N * K);
 
     for (long i = 0; i < (long)N * K; i++) dweight[i] = NAN, want[i] = 0.0, magnitude[i] = 0.0;
-    rung->backward_weight(dweight, dout, inp, M, N, K, 0);
+    rung->backward_weight(dweight, dout, inp, M, N, K, 0, NULL);
     for (int n = 0; n < N; n++)
         for (int k = 0; k < K; k++)
             for (int m = 0; m < M; m++) {
@@ -128,7 +128,7 @@ static int check_deterministic(const MatmulRung *rung, int M, int N, int K, Rng 
         results[run][2] = calloc((size_t)N * K, sizeof(float));
         rung->forward(results[run][0], inp, weight, bias, M, N, K);
         rung->backward_input(results[run][1], dout, weight, M, N, K);
-        rung->backward_weight(results[run][2], dout, inp, M, N, K, 1);
+        rung->backward_weight(results[run][2], dout, inp, M, N, K, 1, NULL);
     }
     int same = memcmp(results[0][0], results[1][0], sizeof(float) * (size_t)M * N) == 0 &&
                memcmp(results[0][1], results[1][1], sizeof(float) * (size_t)M * K) == 0 &&
@@ -174,7 +174,7 @@ static double time_pass(const MatmulRung *rung, int pass, int M, int N, int K, i
         double start = now_seconds();
         if (pass == 0) rung->forward(buf[3], buf[0], buf[1], buf[2], M, N, K);
         else if (pass == 1) rung->backward_input(buf[4], buf[3], buf[1], M, N, K);
-        else rung->backward_weight(buf[5], buf[3], buf[0], M, N, K, 1);
+        else rung->backward_weight(buf[5], buf[3], buf[0], M, N, K, 1, NULL);
         double t = now_seconds() - start;
         if (r > 0 && t < best) best = t;
     }

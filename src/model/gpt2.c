@@ -103,7 +103,8 @@ int gpt2_enable_training(GPT2 *model, Error *err) {
     model->grads = aligned_floats(model->num_params);
     model->adam_m = aligned_floats(model->num_params);
     model->adam_v = aligned_floats(model->num_params);
-    if (!model->grads || !model->adam_m || !model->adam_v)
+    model->row_squares = malloc(sizeof(double) * (size_t)(model->config.padded_vocab_size + 4 * model->config.channels));
+    if (!model->grads || !model->adam_m || !model->adam_v || !model->row_squares)
         return error_set(err, EXIT_RUNTIME, "out of memory for gradients and optimizer state (%zu parameters)",
                          model->num_params);
     zero_floats(model->grads, (long)model->num_params);
@@ -141,6 +142,7 @@ void gpt2_free(GPT2 *model) {
     free(model->grads);
     free(model->adam_m);
     free(model->adam_v);
+    free(model->row_squares);
     memset(model, 0, sizeof *model);
 }
 
@@ -284,20 +286,26 @@ static int written_by_backward_weight(int tensor) {
            tensor == PARAM_FCPROJ_W;
 }
 
-/* Backward of a linear layer out[M,N] = inp[M,K] . weight[N,K]^T + bias: writes dinp, writes dweight (accumulate = 0) or adds to it, adds to dbias (when bias exists). With
- * weight_squares, dweight is final after this call: its sum of squares is added to *weight_squares
- * right away, while the rung's output is still in cache. */
+/* Backward of a linear layer out[M,N] = inp[M,K] . weight[N,K]^T + bias: writes dinp, writes dweight
+ * (accumulate = 0) or adds to it, adds to dbias (when bias exists). With row_squares, dweight is
+ * final after this call and the rung also leaves the sums of squares of its rows there (summed as
+ * it stores them: no second pass over the gradient). */
 static void linear_backward(const GPT2 *model, float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *weight, int M, int N, int K, int accumulate,
-                            double *weight_squares) {
+                            double *row_squares) {
     const MatmulRung *mm = model->matmul;
     mm->backward_input(dinp, dout, weight, M, N, K);
-    mm->backward_weight(dweight, dout, inp, M, N, K, accumulate);
+    mm->backward_weight(dweight, dout, inp, M, N, K, accumulate, row_squares);
     mark(model, STEP_MATMUL);
-    if (weight_squares) *weight_squares += sum_of_squares(dweight, (long)N * K);
-    mark(model, STEP_GRAD_NORM);
     if (dbias) (mm->backward_bias ? mm->backward_bias : matmul_backward_bias)(dbias, dout, M, N);
     mark(model, STEP_MATMUL);
+}
+
+/* The sum of n row sums in row order (0 without them: not a last micro-step). */
+static double rows_total(const double *row_squares, int n) {
+    double total = 0.0;
+    for (int i = 0; row_squares && i < n; i++) total += row_squares[i];
+    return total;
 }
 
 /* The backward pass of a forward that wrote the logits' gradient. On the last micro-step it also
@@ -320,12 +328,16 @@ static void backward(GPT2 *model, int last_micro_step) {
         for (int t = 0; t < NUM_PARAM_TENSORS; t++)
             if (!written_by_backward_weight(t)) zero_floats(g[t], (long)model->param_sizes[t]);
     mark(model, STEP_ZEROING);
-    double squares = 0.0, *weight_squares = last_micro_step ? &squares : NULL;
+    /* the rungs sum each finished weight gradient's rows as they store them (last micro-step only) */
+    double squares = 0.0, *wte_rows = last_micro_step ? model->row_squares : NULL;
+    double *layer_rows = last_micro_step ? model->row_squares + Vp : NULL;
 
     float *dlogits = a->logits; /* the forward pass wrote the gradient over the logits */
 
-    /* the tied wte: written here first, encoder_backward adds to it at the end (so not final yet) */
-    linear_backward(model, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate, NULL);
+    /* the tied wte: written here first, encoder_backward adds to some of its rows at the end (their
+     * sums of squares are summed again then) */
+    linear_backward(model, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate,
+                    wte_rows);
     zero_floats(d->residual, (long)N * C);
     mark(model, STEP_ZEROING);
     const float *last = a->residual3 + (size_t)(L - 1) * N * C;
@@ -345,11 +357,13 @@ static void backward(GPT2 *model, int last_micro_step) {
          * unchanged to residual2, and the MLP branch adds its part below. */
         linear_backward(model, d->fc_gelu, g[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, g[PARAM_FCPROJ_B] + (size_t)l * C,
                         d->residual, fc_gelu, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, N, C, 4 * C, accumulate,
-                        weight_squares);
+                        layer_rows);
+        squares += rows_total(layer_rows, C);
         gelu_backward(d->fc, fc, d->fc_gelu, (long)N * 4 * C);
         mark(model, STEP_GELU);
         linear_backward(model, d->normed, g[PARAM_FC_W] + (size_t)l * 4 * C * C, g[PARAM_FC_B] + (size_t)l * 4 * C, d->fc,
-                        ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C, accumulate, weight_squares);
+                        ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C, accumulate, layer_rows);
+        squares += rows_total(layer_rows, 4 * C);
         layernorm_backward(d->residual, g[PARAM_LN2_W] + (size_t)l * C, g[PARAM_LN2_B] + (size_t)l * C, d->normed,
                            residual2, w[PARAM_LN2_W] + (size_t)l * C, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C);
@@ -358,13 +372,15 @@ static void backward(GPT2 *model, int last_micro_step) {
         /* attention block; d->residual now holds d(loss)/d(residual2) */
         linear_backward(model, d->normed, g[PARAM_ATTPROJ_W] + (size_t)l * C * C, g[PARAM_ATTPROJ_B] + (size_t)l * C,
                         d->residual, att_out, w[PARAM_ATTPROJ_W] + (size_t)l * C * C, N, C, C, accumulate,
-                        weight_squares);
+                        layer_rows);
+        squares += rows_total(layer_rows, C);
         zero_floats(d->qkv, (long)N * 3 * C);
         mark(model, STEP_ZEROING);
         attention_backward(d->qkv, d->attention, d->normed, qkv, att_prob, B, T, C, NH);
         mark(model, STEP_ATTENTION);
         linear_backward(model, d->normed, g[PARAM_QKV_W] + (size_t)l * 3 * C * C, g[PARAM_QKV_B] + (size_t)l * 3 * C,
-                        d->qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C, accumulate, weight_squares);
+                        d->qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C, accumulate, layer_rows);
+        squares += rows_total(layer_rows, 3 * C);
         layernorm_backward(d->residual, g[PARAM_LN1_W] + (size_t)l * C, g[PARAM_LN1_B] + (size_t)l * C, d->normed,
                            residual, w[PARAM_LN1_W] + (size_t)l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C);
@@ -373,11 +389,14 @@ static void backward(GPT2 *model, int last_micro_step) {
     encoder_backward(g[PARAM_WTE], g[PARAM_WPE], d->residual, model->inputs, B, T, C);
     mark(model, STEP_ENCODER);
 
-    /* the rest is final now: wte (too big for any cache; read once more) and the small tensors */
-    if (last_micro_step)
+    /* the rest is final now: wte (only the rows the encoder added to are summed again) and the
+     * small tensors */
+    if (last_micro_step) {
+        sum_of_squares_listed_rows(g[PARAM_WTE], C, model->inputs, N, wte_rows);
+        squares += rows_total(wte_rows, Vp);
         for (int t = 0; t < NUM_PARAM_TENSORS; t++)
-            if (t == PARAM_WTE || !written_by_backward_weight(t))
-                squares += sum_of_squares(g[t], (long)model->param_sizes[t]);
+            if (!written_by_backward_weight(t)) squares += sum_of_squares(g[t], (long)model->param_sizes[t]);
+    }
     mark(model, STEP_GRAD_NORM);
     model->grads_fresh = 0;
     model->grad_squares_ready = last_micro_step;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cpu/matmul/bf16_pack.h"
+#include "util/error.h"
 #include "util/threadpool.h"
 
 enum {
@@ -86,6 +87,8 @@ typedef struct {
     int row_groups, rows_per_group; /* streaming: task = one column block x one group of row blocks */
     int slices, slice_pairs;        /* streaming: depth slices summed afterwards in order (partials) */
     float *partials;
+    double *row_squares;            /* backward_weight's optional row sums of squares (matmul.h) */
+    double *block_squares;          /* with row_squares: one sum per row and 32-column block */
 } Gemm;
 
 static void pack_task(void *context, int task) {
@@ -96,20 +99,31 @@ static void pack_task(void *context, int task) {
 
 /* Adds a 32x32 block of finished sums (scratch, row stride BLOCK) to out at block (row, col), or
  * writes it over out plus bias when overwriting. Edges are masked, so rows and columns past the
- * matrix are never touched. */
+ * matrix are never touched. With block_squares, each row's sum of squares of what it stored. */
 static void store_block(const Gemm *g, int block_row, int block_col, const float *scratch) {
     int row = block_row * BLOCK, col = block_col * BLOCK;
     int rows = g->rows - row < BLOCK ? g->rows - row : BLOCK, cols = g->cols - col;
+    int col_blocks = bf16_div_up(g->cols, BLOCK);
     for (int i = 0; i < rows; i++) {
         float *dst = g->out + (row + i) * g->ldo + col;
+        __m512d squares = _mm512_setzero_pd();
         for (int v = 0; v < 2; v++) {
             __mmask16 mask = bf16_mask16(cols - 16 * v);
             if (!mask) continue;
             __m512 base = !g->overwrite ? _mm512_maskz_loadu_ps(mask, dst + 16 * v)
                           : g->bias     ? _mm512_maskz_loadu_ps(mask, g->bias + col + 16 * v)
                                         : _mm512_setzero_ps();
-            _mm512_mask_storeu_ps(dst + 16 * v, mask, _mm512_add_ps(base, _mm512_load_ps(scratch + i * BLOCK + 16 * v)));
+            __m512 result = _mm512_add_ps(base, _mm512_load_ps(scratch + i * BLOCK + 16 * v));
+            _mm512_mask_storeu_ps(dst + 16 * v, mask, result);
+            if (g->block_squares) { /* masked-off lanes are zero (maskz loads, zeroed padding) */
+                result = _mm512_maskz_mov_ps(mask, result);
+                __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(result));
+                __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(result), 1)));
+                squares = _mm512_fmadd_pd(low, low, squares);
+                squares = _mm512_fmadd_pd(high, high, squares);
+            }
         }
+        if (g->block_squares) g->block_squares[(long)(row + i) * col_blocks + block_col] = _mm512_reduce_add_pd(squares);
     }
 }
 
@@ -346,12 +360,42 @@ static void amx_backward_input(float *dinp, const float *dout, const float *weig
     gemm(&g);
 }
 
+/* The row sums of squares of backward_weight: each row's 32-column blocks in order. */
+static void finish_squares_task(void *context, int task) {
+    const Gemm *g = context;
+    int col_blocks = bf16_div_up(g->cols, BLOCK);
+    for (int row = task * 256; row < g->rows && row < (task + 1) * 256; row++) {
+        double sum = 0.0;
+        for (int b = 0; b < col_blocks; b++) sum += g->block_squares[(long)row * col_blocks + b];
+        g->row_squares[row] = sum;
+    }
+}
+
+static double *squares_buffer;
+static size_t squares_capacity;
+
 static void amx_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                int accumulate) {
+                                int accumulate, double *row_squares) {
+    if (row_squares && N > 0 && K <= 0) { /* empty rows */
+        for (int n = 0; n < N; n++) row_squares[n] = 0.0;
+        row_squares = NULL;
+    }
+    double *block_squares = NULL;
+    if (row_squares) {
+        size_t need = (size_t)N * bf16_div_up(K, BLOCK);
+        if (need > squares_capacity) {
+            free(squares_buffer);
+            squares_buffer = xmalloc(need * sizeof(double), "amx row squares");
+            squares_capacity = need;
+        }
+        block_squares = squares_buffer;
+    }
     Gemm g = {.out = dweight, .ldo = K, .overwrite = !accumulate, .rows = N, .cols = K, .depth = M,
+              .row_squares = row_squares, .block_squares = block_squares,
               .a = {.data = dout, .stride_w = 1, .stride_p = N, .width = N, .depth = M},
               .b = {.data = inp, .stride_w = 1, .stride_p = K, .width = K, .depth = M}};
     gemm(&g);
+    if (row_squares) pool_run(bf16_div_up(N, 256), finish_squares_task, &g);
 }
 
 const MatmulRung matmul_amx = {

@@ -58,10 +58,10 @@ static int has_avx2(void) { return 0; }
 #endif
 
 /* Packing buffers kept across calls; the rung runs on the calling thread only. */
-static GemmBuffer whole_buffer, scratch_buffer;
+static GemmBuffer whole_buffer, scratch_buffer, squares_buffer;
 
 static void run(const GemmProblem *problem) {
-    gemm_serial(&gemm_kernel_avx2, problem, &whole_buffer, &scratch_buffer);
+    gemm_serial(&gemm_kernel_avx2, problem, &whole_buffer, &scratch_buffer, &squares_buffer);
 }
 
 static void avx2_forward(float *out, const float *inp, const float *weight, const float *bias, int M,
@@ -76,8 +76,8 @@ static void avx2_backward_input(float *dinp, const float *dout, const float *wei
 }
 
 static void avx2_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                 int accumulate) {
-    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate);
+                                 int accumulate, double *row_squares) {
+    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate, row_squares);
     run(&problem);
 }
 

@@ -17,7 +17,7 @@ static void call_pass(const MatmulRung *rung, int pass, float *out, const float 
     switch (pass) {
     case GEMM_PASS_FORWARD: rung->forward(out, left, right, bias, M, N, K); break;
     case GEMM_PASS_BACKWARD_INPUT: rung->backward_input(out, left, right, M, N, K); break;
-    default: rung->backward_weight(out, left, right, M, N, K, 1); break;
+    default: rung->backward_weight(out, left, right, M, N, K, 1, NULL); break;
     }
 }
 

@@ -50,13 +50,14 @@ GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const fl
 }
 
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
-                                         int N, int K, int accumulate) {
+                                         int N, int K, int accumulate, double *row_squares) {
     /* dweight[N,K] (+)= dout[M,N]^T . inp[M,K]: A[n, m] = dout[m*N + n], the inner dimension is M.
      * Without accumulate it is stored as forward's output is: the first k block stores. */
     return (GemmProblem){.m = N, .n = K, .k = M,
                          .a = dout, .a_row_stride = 1, .a_col_stride = N,
                          .b = inp, .b_row_stride = K, .b_col_stride = 1,
-                         .c = dweight, .c_row_stride = K, .accumulate = accumulate, .bias = NULL};
+                         .c = dweight, .c_row_stride = K, .accumulate = accumulate, .bias = NULL,
+                         .row_squares = row_squares};
 }
 
 void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *problem, int n_threads) {
@@ -252,7 +253,18 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
     int mr = kernel->mr, nr = kernel->nr;
     int m0 = task / plan->tasks_n * plan->task_rows, m1 = min_int(p->m, m0 + plan->task_rows);
     int n0 = task % plan->tasks_n * plan->task_cols, n1 = min_int(p->n, n0 + plan->task_cols);
-    if (p->k == 0) { empty_product(p, m0, m1, n0, n1); return; }
+    GemmTileSquares tile_squares = kernel->squares ? kernel->squares : gemm_tile_squares;
+    long squares_stride = plan->n_padded / nr;
+    if (p->k == 0) {
+        empty_product(p, m0, m1, n0, n1);
+        if (plan->tile_squares)
+            for (int i = m0; i < m1; i += mr)
+                for (int j = n0; j < n1; j += nr)
+                    tile_squares(p->c + (long)i * p->c_row_stride + j, p->c_row_stride, min_int(mr, m1 - i),
+                                 min_int(nr, n1 - j), plan->tile_squares + (long)i * squares_stride + j / nr,
+                                 squares_stride);
+        return;
+    }
     float *a_block = scratch, *b_panel = scratch + (size_t)kernel->kc * plan->task_rows;
 
     for (int k0 = 0; k0 < p->k; k0 += kernel->kc) {
@@ -260,6 +272,8 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
         /* the first k block stores (plus bias) unless the problem accumulates; later ones add */
         int accumulate = k0 > 0 || p->accumulate;
         const float *bias = accumulate ? NULL : p->bias;
+        /* the last k block finishes C: its tiles' squares are summed while they are in L1 */
+        double *squares = plan->tile_squares && k0 + kernel->kc >= p->k ? plan->tile_squares : NULL;
 
         const float *a_base;
         if (plan->whole_a) {
@@ -293,8 +307,39 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
                 else
                     edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols,
                               accumulate, bias_j);
+                if (squares)
+                    tile_squares(c, p->c_row_stride, rows, cols, squares + (long)i * squares_stride + j / nr,
+                                 squares_stride);
             }
         }
+    }
+}
+
+size_t gemm_tile_squares_count(const GemmPlan *plan) {
+    if (!plan->problem.row_squares) return 0;
+    return (size_t)plan->problem.m * (size_t)(plan->n_padded / plan->kernel->nr);
+}
+
+void gemm_finish_row_squares(const GemmPlan *plan, int row_begin, int row_end) {
+    long panels = plan->n_padded / plan->kernel->nr;
+    for (int i = row_begin; i < row_end; i++) {
+        const double *slot = plan->tile_squares + (long)i * panels;
+        double sum = 0.0;
+        for (long q = 0; q < panels; q++) sum += slot[q];
+        plan->problem.row_squares[i] = sum;
+    }
+}
+
+/* Eight double lanes per row, folded in a fixed order: the compiler vectorises the lanes. */
+void gemm_tile_squares(const float *c, long c_row_stride, int rows, int cols, double *squares, long squares_stride) {
+    for (int i = 0; i < rows; i++) {
+        const float *row = c + i * c_row_stride;
+        double lane[8] = {0};
+        int j = 0;
+        for (; j + 8 <= cols; j += 8)
+            for (int l = 0; l < 8; l++) lane[l] += (double)row[j + l] * row[j + l];
+        for (int l = 0; j + l < cols; l++) lane[l] += (double)row[j + l] * row[j + l];
+        squares[i * squares_stride] = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
     }
 }
 
@@ -311,15 +356,22 @@ float *gemm_buffer_reserve(GemmBuffer *buffer, size_t floats) {
 }
 
 void gemm_serial(const GemmKernel *kernel, const GemmProblem *problem, GemmBuffer *whole,
-                 GemmBuffer *scratch) {
-    if (problem->m <= 0 || problem->n <= 0) return;
+                 GemmBuffer *scratch, GemmBuffer *squares) {
+    if (problem->m <= 0) return;
     GemmPlan plan;
     gemm_plan(&plan, kernel, problem, 1);
+    if (problem->n <= 0) { /* empty rows: nothing to square */
+        for (int i = 0; problem->row_squares && i < problem->m; i++) problem->row_squares[i] = 0.0;
+        return;
+    }
     plan.whole = gemm_buffer_reserve(whole, gemm_whole_floats(&plan));
+    if (problem->row_squares)
+        plan.tile_squares = (double *)gemm_buffer_reserve(squares, 2 * gemm_tile_squares_count(&plan));
     float *scratch_floats = gemm_buffer_reserve(scratch, gemm_scratch_floats(&plan));
     if (plan.whole_a || plan.whole_b)
         for (int part = 0; part < plan.pack_parts; part++) gemm_pack_whole(&plan, part);
     for (int task = 0; task < plan.tasks; task++) gemm_run_task(&plan, task, scratch_floats);
+    if (problem->row_squares) gemm_finish_row_squares(&plan, 0, problem->m);
 }
 
 /* The portable micro-kernel: plain C the compiler vectorises with whatever the baseline offers

@@ -23,6 +23,12 @@ typedef void (*GemmMicroKernel)(long k_len, const float *a_panel, const float *b
 typedef void (*GemmPackPanel)(float *dst, const float *src, long lane_stride, long k_stride,
                               int lanes_used, int width, long k_len);
 
+/* Sums of squares of a finished tile's rows: squares[i * squares_stride] = sum over j < cols of
+ * c[i * c_row_stride + j]^2 (in double) for i < rows, always in the same order for the same
+ * cols. NULL in a kernel means the portable gemm_tile_squares. */
+typedef void (*GemmTileSquares)(const float *c, long c_row_stride, int rows, int cols, double *squares,
+                                long squares_stride);
+
 typedef struct GemmKernel {
     const char *name;
     int mr, nr;   /* register tile of C */
@@ -30,6 +36,7 @@ typedef struct GemmKernel {
     int mc;       /* rows of C per task: the A block one task keeps in L2 */
     GemmMicroKernel kernel;
     GemmPackPanel pack; /* NULL: gemm_pack_panel */
+    GemmTileSquares squares; /* NULL: gemm_tile_squares */
 } GemmKernel;
 
 /* C[m, n] (+)= A[m, k] . B[k, n] (+ bias[n]).
@@ -44,6 +51,8 @@ typedef struct GemmProblem {
     long c_row_stride;
     int accumulate;     /* 1: C += product; 0: C = product (+ bias) */
     const float *bias;  /* [n] or NULL; only used when not accumulating */
+    double *row_squares;/* [m] or NULL: sum over n of the finished C[i, n]^2, in an order fixed by the
+                         * shape (each tile's rows as it is finished, then the tiles in column order) */
 } GemmProblem;
 
 /* The three passes of the matmul contract (matmul.h) as GEMM problems. */
@@ -52,7 +61,7 @@ GemmProblem gemm_forward_problem(float *out, const float *inp, const float *weig
 GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const float *weight, int M,
                                         int N, int K);
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
-                                         int N, int K, int accumulate);
+                                         int N, int K, int accumulate, double *row_squares);
 
 /* How one problem is cut into tasks. Each task owns a rectangle of C and runs the whole k loop
  * for it in a fixed order, so results never depend on which thread ran which task. When A (or B)
@@ -68,6 +77,8 @@ typedef struct GemmPlan {
     int tasks_m, tasks_n, tasks; /* task grid, row-major: task = tm * tasks_n + tn */
     int pack_parts;              /* the whole packing is split into this many parallel parts */
     float *whole;                /* the whole-packed operand, set by the caller (gemm_whole_floats) */
+    double *tile_squares;        /* with row_squares: one sum per row and NR panel, set by the caller
+                                  * (gemm_tile_squares_count), added up by gemm_finish_row_squares */
 } GemmPlan;
 
 /* Chooses the blocking for n_threads threads (1 for a single-threaded rung). */
@@ -80,6 +91,13 @@ size_t gemm_scratch_floats(const GemmPlan *plan);
 void gemm_pack_whole(const GemmPlan *plan, int part);
 /* Computes task `task` of plan->tasks, using scratch of gemm_scratch_floats (64-byte aligned). */
 void gemm_run_task(const GemmPlan *plan, int task, float *scratch);
+/* Doubles needed for plan->tile_squares (0 without row_squares). */
+size_t gemm_tile_squares_count(const GemmPlan *plan);
+/* After every task: row_squares[i] for rows [row_begin, row_end), each the sum of its panels' sums
+ * in panel order. */
+void gemm_finish_row_squares(const GemmPlan *plan, int row_begin, int row_end);
+/* The portable GemmTileSquares. */
+void gemm_tile_squares(const float *c, long c_row_stride, int rows, int cols, double *squares, long squares_stride);
 
 /* A growable 64-byte aligned buffer: kernels keep these across calls so the hot path never mallocs. */
 typedef struct GemmBuffer {
@@ -90,7 +108,7 @@ float *gemm_buffer_reserve(GemmBuffer *buffer, size_t floats);
 
 /* Runs a whole problem on the calling thread only, with the buffers given (kept by the caller). */
 void gemm_serial(const GemmKernel *kernel, const GemmProblem *problem, GemmBuffer *whole,
-                 GemmBuffer *scratch);
+                 GemmBuffer *scratch, GemmBuffer *squares);
 
 /* The portable packing routine (plain C; gcc/clang vectorise its copying case). */
 void gemm_pack_panel(float *dst, const float *src, long lane_stride, long k_stride, int lanes_used,

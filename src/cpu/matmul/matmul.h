@@ -7,6 +7,9 @@
  *                     (garbage or NaN is fine): the model's first backward after an optimizer step
  *                     writes its weight gradients instead of zeroing them and adding. Each
  *                     activation gradient has one producer, so backward_input always writes.
+ *                     If row_squares is not NULL, also row_squares[n] = sum over k of the finished
+ *                     dweight[n,k]^2 (in double), each row summed in an order fixed by the shape,
+ *                     never by the thread count: the gradient norm without reading dweight again
  *   backward_bias:    dbias[N]     += sum over m of dout[m,:]
  * Rungs may use the thread pool (util/threadpool.h); results must not depend on scheduling. */
 #ifndef CGPT_MATMUL_H
@@ -23,7 +26,7 @@ typedef struct MatmulRung {
                     int M, int N, int K);
     void (*backward_input)(float *dinp, const float *dout, const float *weight, int M, int N, int K);
     void (*backward_weight)(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                            int accumulate);
+                            int accumulate, double *row_squares);
     /* NULL means the shared matmul_backward_bias below */
     void (*backward_bias)(float *dbias, const float *dout, int M, int N);
 } MatmulRung;

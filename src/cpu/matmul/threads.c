@@ -22,7 +22,7 @@ static int always(void) { return 1; }
 
 /* Buffers kept across calls: the shared whole-packed operand and one scratch per pool thread,
  * all sized by the calling thread before the tasks start, so workers never allocate. */
-static GemmBuffer whole_buffer;
+static GemmBuffer whole_buffer, squares_buffer;
 static GemmBuffer *thread_scratch;
 static int thread_scratch_count;
 
@@ -43,15 +43,30 @@ static void compute_task(void *context, int task) {
     gemm_run_task(context, task, thread_scratch[pool_worker_index()].data);
 }
 
+enum { SQUARES_ROWS_PER_TASK = 512 };
+static void finish_squares_task(void *context, int task) {
+    const GemmPlan *plan = context;
+    int first = task * SQUARES_ROWS_PER_TASK, last = first + SQUARES_ROWS_PER_TASK;
+    gemm_finish_row_squares(plan, first, last < plan->problem.m ? last : plan->problem.m);
+}
+
 static void run(const GemmProblem *problem) {
-    if (problem->m <= 0 || problem->n <= 0) return;
+    if (problem->m <= 0) return;
+    if (problem->n <= 0) { /* empty rows: nothing to square */
+        for (int i = 0; problem->row_squares && i < problem->m; i++) problem->row_squares[i] = 0.0;
+        return;
+    }
     int threads = pool_size();
     GemmPlan plan;
     gemm_plan(&plan, best_kernel(), problem, threads);
     plan.whole = gemm_buffer_reserve(&whole_buffer, gemm_whole_floats(&plan));
+    if (problem->row_squares)
+        plan.tile_squares = (double *)gemm_buffer_reserve(&squares_buffer, 2 * gemm_tile_squares_count(&plan));
     reserve_thread_scratch(threads, gemm_scratch_floats(&plan));
     if (plan.whole_a || plan.whole_b) pool_run(plan.pack_parts, pack_task, &plan);
     pool_run(plan.tasks, compute_task, &plan);
+    if (problem->row_squares)
+        pool_run((problem->m + SQUARES_ROWS_PER_TASK - 1) / SQUARES_ROWS_PER_TASK, finish_squares_task, &plan);
 }
 
 static void threads_forward(float *out, const float *inp, const float *weight, const float *bias, int M,
@@ -66,8 +81,8 @@ static void threads_backward_input(float *dinp, const float *dout, const float *
 }
 
 static void threads_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N,
-                                    int K, int accumulate) {
-    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate);
+                                    int K, int accumulate, double *row_squares) {
+    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate, row_squares);
     run(&problem);
 }
 
