@@ -253,16 +253,15 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
     int mr = kernel->mr, nr = kernel->nr;
     int m0 = task / plan->tasks_n * plan->task_rows, m1 = min_int(p->m, m0 + plan->task_rows);
     int n0 = task % plan->tasks_n * plan->task_cols, n1 = min_int(p->n, n0 + plan->task_cols);
+    /* tile_squares is panel major, [n_padded / nr][m]: a tile's row sums are adjacent */
     GemmTileSquares tile_squares = kernel->squares ? kernel->squares : gemm_tile_squares;
-    long squares_stride = plan->n_padded / nr;
     if (p->k == 0) {
         empty_product(p, m0, m1, n0, n1);
         if (plan->tile_squares)
             for (int i = m0; i < m1; i += mr)
                 for (int j = n0; j < n1; j += nr)
                     tile_squares(p->c + (long)i * p->c_row_stride + j, p->c_row_stride, min_int(mr, m1 - i),
-                                 min_int(nr, n1 - j), plan->tile_squares + (long)i * squares_stride + j / nr,
-                                 squares_stride);
+                                 min_int(nr, n1 - j), plan->tile_squares + (long)(j / nr) * p->m + i, 1);
         return;
     }
     float *a_block = scratch, *b_panel = scratch + (size_t)kernel->kc * plan->task_rows;
@@ -308,8 +307,7 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
                     edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols,
                               accumulate, bias_j);
                 if (squares)
-                    tile_squares(c, p->c_row_stride, rows, cols, squares + (long)i * squares_stride + j / nr,
-                                 squares_stride);
+                    tile_squares(c, p->c_row_stride, rows, cols, squares + (long)(j / nr) * p->m + i, 1);
             }
         }
     }
@@ -321,13 +319,11 @@ size_t gemm_tile_squares_count(const GemmPlan *plan) {
 }
 
 void gemm_finish_row_squares(const GemmPlan *plan, int row_begin, int row_end) {
-    long panels = plan->n_padded / plan->kernel->nr;
-    for (int i = row_begin; i < row_end; i++) {
-        const double *slot = plan->tile_squares + (long)i * panels;
-        double sum = 0.0;
-        for (long q = 0; q < panels; q++) sum += slot[q];
-        plan->problem.row_squares[i] = sum;
-    }
+    long panels = plan->n_padded / plan->kernel->nr, m = plan->problem.m;
+    double *row_squares = plan->problem.row_squares;
+    for (int i = row_begin; i < row_end; i++) row_squares[i] = 0.0;
+    for (long q = 0; q < panels; q++)
+        for (int i = row_begin; i < row_end; i++) row_squares[i] += plan->tile_squares[q * m + i];
 }
 
 /* Eight double lanes per row, folded in a fixed order: the compiler vectorises the lanes. */

@@ -77,8 +77,9 @@ typedef struct GemmPlan {
     int tasks_m, tasks_n, tasks; /* task grid, row-major: task = tm * tasks_n + tn */
     int pack_parts;              /* the whole packing is split into this many parallel parts */
     float *whole;                /* the whole-packed operand, set by the caller (gemm_whole_floats) */
-    double *tile_squares;        /* with row_squares: one sum per row and NR panel, set by the caller
-                                  * (gemm_tile_squares_count), added up by gemm_finish_row_squares */
+    double *tile_squares;        /* with row_squares: one sum per NR panel and row ([panel][row]), set
+                                  * by the caller (gemm_tile_squares_count), added up by
+                                  * gemm_finish_row_squares */
 } GemmPlan;
 
 /* Chooses the blocking for n_threads threads (1 for a single-threaded rung). */
