@@ -156,21 +156,12 @@ static int close_enough(const MatmulRung *rung, const float *got, const float *r
     return *err <= 1e-2;
 }
 
-static void poison_doubles(double *x, long n) {
-    for (long i = 0; i < n; i++) x[i] = NAN;
-}
-
-/* Worst relative error of row_squares against the sums of squares of dweight's rows, in long
- * double (the rung sums exact double products, so only the order of its additions differs). */
-static double row_squares_error(const double *row_squares, const float *dweight, int N, int K) {
-    double worst = 0.0;
-    for (int n = 0; n < N; n++) {
-        long double sum = 0;
-        for (int k = 0; k < K; k++) sum += (long double)dweight[(long)n * K + k] * dweight[(long)n * K + k];
-        double err = sum > 0 ? fabs((double)((row_squares[n] - sum) / sum)) : fabs(row_squares[n]);
-        if (!(err <= worst)) worst = err; /* NaN (a slot never written) counts as the worst */
-    }
-    return worst;
+/* Relative error of a rung's sum of squares against the squares of the dweight it stored, summed
+ * in long double. The rungs may sum tiles in float (error ~1e-6 relative). NaN stays NaN. */
+static double squares_error(double squares, const float *dweight, long n) {
+    long double sum = 0;
+    for (long i = 0; i < n; i++) sum += (long double)dweight[i] * dweight[i];
+    return sum > 0 ? fabs((double)((squares - sum) / sum)) : fabs(squares);
 }
 
 /* Runs all passes of one rung on one case and compares each with the reference. */
@@ -196,26 +187,24 @@ static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
           "%s backward_input M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
     free(dinp);
 
-    /* the row sums of squares (both modes) must be those of the rung's own finished output */
-    double *row_squares = malloc(sizeof(double) * (N > 0 ? N : 1));
+    /* the sum of squares (both modes) must be that of the rung's own finished output */
+    double squares = NAN;
     float *dweight = copy_floats(c->dweight_start, NK);
-    poison_doubles(row_squares, N);
-    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 1, row_squares);
+    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 1, &squares);
     CHECK(close_enough(rung, dweight, c->dweight_ref, c->dweight_mag, NK, &err),
           "%s backward_weight M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
-    err = row_squares_error(row_squares, dweight, N, K);
-    CHECK(err <= 1e-12, "%s backward_weight row squares M=%d N=%d K=%d: relative error %.3g", rung->name, M, N, K, err);
+    err = squares_error(squares, dweight, NK);
+    CHECK(err <= 1e-5, "%s backward_weight squares M=%d N=%d K=%d: relative error %.3g", rung->name, M, N, K, err);
     /* overwriting: the NaNs must never be read, or they would show in the result */
     poison(dweight, NK);
-    poison_doubles(row_squares, N);
-    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 0, row_squares);
+    squares = NAN;
+    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 0, &squares);
     CHECK(close_enough(rung, dweight, c->dweight_written_ref, c->dweight_written_mag, NK, &err),
           "%s backward_weight (overwriting) M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
-    err = row_squares_error(row_squares, dweight, N, K);
-    CHECK(err <= 1e-12, "%s backward_weight (overwriting) row squares M=%d N=%d K=%d: relative error %.3g", rung->name,
-          M, N, K, err);
+    err = squares_error(squares, dweight, NK);
+    CHECK(err <= 1e-5, "%s backward_weight (overwriting) squares M=%d N=%d K=%d: relative error %.3g", rung->name, M,
+          N, K, err);
     free(dweight);
-    free(row_squares);
 
     float *dbias = copy_floats(c->dbias_start, N);
     (rung->backward_bias ? rung->backward_bias : matmul_backward_bias)(dbias, c->dout, M, N);
@@ -276,18 +265,18 @@ static float *rung_outputs(const MatmulRung *rung, int M, int N, int K, const fl
                            const float *bias, const float *dout, const float *initial_dinp,
                            const float *initial_dweight) {
     long out_n = (long)M * N, dinp_n = (long)M * K, dweight_n = (long)N * K;
-    /* the row sums of squares (N doubles = 2N floats) go last */
-    float *all = malloc((out_n + dinp_n + 2 * dweight_n + 2L * N) * sizeof(float));
+    /* the sum of squares (a double = 2 floats) goes last */
+    float *all = malloc((out_n + dinp_n + 2 * dweight_n + 2) * sizeof(float));
     float *out = all, *dinp = all + out_n, *dweight = dinp + dinp_n, *dweight_written = dweight + dweight_n;
-    double row_squares[4096];
+    double squares;
     memcpy(dinp, initial_dinp, dinp_n * sizeof(float));
     memcpy(dweight, initial_dweight, dweight_n * sizeof(float));
     memcpy(dweight_written, initial_dweight, dweight_n * sizeof(float));
     rung->forward(out, inp, weight, bias, M, N, K);
     rung->backward_input(dinp, dout, weight, M, N, K);
     rung->backward_weight(dweight, dout, inp, M, N, K, 1, NULL);
-    rung->backward_weight(dweight_written, dout, inp, M, N, K, 0, row_squares);
-    memcpy(dweight_written + dweight_n, row_squares, sizeof(double) * (size_t)N);
+    rung->backward_weight(dweight_written, dout, inp, M, N, K, 0, &squares);
+    memcpy(dweight_written + dweight_n, &squares, sizeof squares);
     return all;
 }
 
@@ -314,7 +303,7 @@ TEST(pooled_rungs_are_deterministic_for_any_thread_count) {
         for (int s = 0; s < n_shapes; s++) {
             Shape shape = shapes[s];
             int M = shape.M, N = shape.N, K = shape.K;
-            long total = (long)M * N + (long)M * K + 2L * N * K + 2L * N;
+            long total = (long)M * N + (long)M * K + 2L * N * K + 2;
             float *inp = random_floats((long)M * K), *weight = random_floats((long)N * K), *bias = random_floats(N);
             float *dout = random_floats((long)M * N), *dinp = random_floats((long)M * K);
             float *dweight = random_floats((long)N * K);

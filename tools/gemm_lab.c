@@ -10,7 +10,8 @@
  * A VARIANT runs the threaded frame with changed knobs, e.g. "kc=512,mc=128,whole=b" (kc, mc:
  * block sizes; whole: a, b or n(one) forces the whole-packed operand; generic: the portable
  * packer; nodirect: pack B even where the kernel could read it in place; cols=N, rows=N: columns
- * or rows per task; default: the frame's own choices).
+ * or rows per task; default: the frame's own choices). A name ending in "+sq" (e.g. amx+sq) also asks
+ * backward_weight for its sum of squares, as a step's last micro-step does.
  * (cgpt bench --gemm uses gemm_bench_gflops for the reported figures.) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,8 +78,8 @@ static void variant_backward_input(float *dinp, const float *dout, const float *
     variant_run(&p);
 }
 static void variant_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                    int accumulate, double *row_squares) {
-    (void)row_squares; /* the lab times the products only */
+                                    int accumulate, double *squares) {
+    (void)squares; /* the lab times the products only */
     GemmProblem p = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate, NULL);
     variant_run(&p);
 }
@@ -114,12 +115,14 @@ static int compare_doubles(const void *a, const void *b) {
 }
 
 static int overwrite; /* -overwrite: weight gradients written, not accumulated (a step's first micro-step) */
+static int with_squares[MAX_RUNGS]; /* "+sq" */
+static double squares;
 static void call(const MatmulRung *rung, int pass, float *out, float *left, float *right, float *bias, int M, int N,
                  int K, int slot) {
     variant = &variants[slot];
     if (pass == 0) rung->forward(out, left, right, bias, M, N, K);
     else if (pass == 1) rung->backward_input(out, left, right, M, N, K);
-    else rung->backward_weight(out, left, right, M, N, K, !overwrite, NULL);
+    else rung->backward_weight(out, left, right, M, N, K, !overwrite, with_squares[slot] ? &squares : NULL);
 }
 
 int main(int argc, char **argv) {
@@ -134,6 +137,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-cold")) cold = 1;
         else if (!strcmp(argv[i], "-overwrite")) overwrite = 1;
         else if (n_rungs < MAX_RUNGS) {
+            char *plus = strstr(argv[i], "+sq");
+            if (plus && !plus[3]) *plus = 0, with_squares[n_rungs] = 1;
             int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect") ||
                              !strcmp(argv[i], "default");
             const MatmulRung *rung = is_variant ? parse_variant(argv[i], n_rungs) : matmul_find(argv[i]);
@@ -187,7 +192,8 @@ int main(int argc, char **argv) {
                 }
             for (int r = 0; r < n_rungs; r++) {
                 qsort(gflops[r], rounds, sizeof(double), compare_doubles);
-                printf("%-22s %-4s %5dx%-5d %6.0f %6.0f\n", rungs[r]->name, pass_names[pass], N, K,
+                printf("%-19s%-3s %-4s %5dx%-5d %6.0f %6.0f\n", rungs[r]->name, with_squares[r] ? "+sq" : "",
+                       pass_names[pass], N, K,
                        gflops[r][rounds / 2], gflops[r][rounds - 1]);
             }
             fflush(stdout);

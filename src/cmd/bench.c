@@ -78,9 +78,9 @@ static void timed_backward_input(float *dinp, const float *dout, const float *we
     record_call(PASS_DINP, M, N, K, now_seconds() - t);
 }
 static void timed_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                  int accumulate, double *row_squares) {
+                                  int accumulate, double *squares) {
     double t = now_seconds();
-    timed_rung->backward_weight(dweight, dout, inp, M, N, K, accumulate, row_squares);
+    timed_rung->backward_weight(dweight, dout, inp, M, N, K, accumulate, squares);
     record_call(PASS_DWEIGHT, M, N, K, now_seconds() - t);
 }
 static void timed_backward_bias(float *dbias, const float *dout, int M, int N) {

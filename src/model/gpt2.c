@@ -103,8 +103,7 @@ int gpt2_enable_training(GPT2 *model, Error *err) {
     model->grads = aligned_floats(model->num_params);
     model->adam_m = aligned_floats(model->num_params);
     model->adam_v = aligned_floats(model->num_params);
-    model->row_squares = malloc(sizeof(double) * (size_t)(model->config.padded_vocab_size + 4 * model->config.channels));
-    if (!model->grads || !model->adam_m || !model->adam_v || !model->row_squares)
+    if (!model->grads || !model->adam_m || !model->adam_v)
         return error_set(err, EXIT_RUNTIME, "out of memory for gradients and optimizer state (%zu parameters)",
                          model->num_params);
     zero_floats(model->grads, (long)model->num_params);
@@ -142,7 +141,6 @@ void gpt2_free(GPT2 *model) {
     free(model->grads);
     free(model->adam_m);
     free(model->adam_v);
-    free(model->row_squares);
     memset(model, 0, sizeof *model);
 }
 
@@ -287,25 +285,20 @@ static int written_by_backward_weight(int tensor) {
 }
 
 /* Backward of a linear layer out[M,N] = inp[M,K] . weight[N,K]^T + bias: writes dinp, writes dweight
- * (accumulate = 0) or adds to it, adds to dbias (when bias exists). With row_squares, dweight is
- * final after this call and the rung also leaves the sums of squares of its rows there (summed as
- * it stores them: no second pass over the gradient). */
+ * (accumulate = 0) or adds to it, adds to dbias (when bias exists). With weight_squares, dweight is
+ * final after this call: the rung sums its squares as it stores it (no second pass over the
+ * gradient), and they are added to *weight_squares. */
 static void linear_backward(const GPT2 *model, float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *weight, int M, int N, int K, int accumulate,
-                            double *row_squares) {
+                            double *weight_squares) {
     const MatmulRung *mm = model->matmul;
+    double squares = 0.0;
     mm->backward_input(dinp, dout, weight, M, N, K);
-    mm->backward_weight(dweight, dout, inp, M, N, K, accumulate, row_squares);
+    mm->backward_weight(dweight, dout, inp, M, N, K, accumulate, weight_squares ? &squares : NULL);
+    if (weight_squares) *weight_squares += squares;
     mark(model, STEP_MATMUL);
     if (dbias) (mm->backward_bias ? mm->backward_bias : matmul_backward_bias)(dbias, dout, M, N);
     mark(model, STEP_MATMUL);
-}
-
-/* The sum of n row sums in row order (0 without them: not a last micro-step). */
-static double rows_total(const double *row_squares, int n) {
-    double total = 0.0;
-    for (int i = 0; row_squares && i < n; i++) total += row_squares[i];
-    return total;
 }
 
 /* The backward pass of a forward that wrote the logits' gradient. On the last micro-step it also
@@ -328,16 +321,12 @@ static void backward(GPT2 *model, int last_micro_step) {
         for (int t = 0; t < NUM_PARAM_TENSORS; t++)
             if (!written_by_backward_weight(t)) zero_floats(g[t], (long)model->param_sizes[t]);
     mark(model, STEP_ZEROING);
-    /* the rungs sum each finished weight gradient's rows as they store them (last micro-step only) */
-    double squares = 0.0, *wte_rows = last_micro_step ? model->row_squares : NULL;
-    double *layer_rows = last_micro_step ? model->row_squares + Vp : NULL;
+    double squares = 0.0, *weight_squares = last_micro_step ? &squares : NULL;
 
     float *dlogits = a->logits; /* the forward pass wrote the gradient over the logits */
 
-    /* the tied wte: written here first, encoder_backward adds to some of its rows at the end (their
-     * sums of squares are summed again then) */
-    linear_backward(model, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate,
-                    wte_rows);
+    /* the tied wte: written here first, encoder_backward adds to it at the end (so not final yet) */
+    linear_backward(model, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate, NULL);
     zero_floats(d->residual, (long)N * C);
     mark(model, STEP_ZEROING);
     const float *last = a->residual3 + (size_t)(L - 1) * N * C;
@@ -357,13 +346,11 @@ static void backward(GPT2 *model, int last_micro_step) {
          * unchanged to residual2, and the MLP branch adds its part below. */
         linear_backward(model, d->fc_gelu, g[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, g[PARAM_FCPROJ_B] + (size_t)l * C,
                         d->residual, fc_gelu, w[PARAM_FCPROJ_W] + (size_t)l * C * 4 * C, N, C, 4 * C, accumulate,
-                        layer_rows);
-        squares += rows_total(layer_rows, C);
+                        weight_squares);
         gelu_backward(d->fc, fc, d->fc_gelu, (long)N * 4 * C);
         mark(model, STEP_GELU);
         linear_backward(model, d->normed, g[PARAM_FC_W] + (size_t)l * 4 * C * C, g[PARAM_FC_B] + (size_t)l * 4 * C, d->fc,
-                        ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C, accumulate, layer_rows);
-        squares += rows_total(layer_rows, 4 * C);
+                        ln2, w[PARAM_FC_W] + (size_t)l * 4 * C * C, N, 4 * C, C, accumulate, weight_squares);
         layernorm_backward(d->residual, g[PARAM_LN2_W] + (size_t)l * C, g[PARAM_LN2_B] + (size_t)l * C, d->normed,
                            residual2, w[PARAM_LN2_W] + (size_t)l * C, a->ln2_mean + (size_t)l * N,
                            a->ln2_rstd + (size_t)l * N, N, C);
@@ -372,15 +359,13 @@ static void backward(GPT2 *model, int last_micro_step) {
         /* attention block; d->residual now holds d(loss)/d(residual2) */
         linear_backward(model, d->normed, g[PARAM_ATTPROJ_W] + (size_t)l * C * C, g[PARAM_ATTPROJ_B] + (size_t)l * C,
                         d->residual, att_out, w[PARAM_ATTPROJ_W] + (size_t)l * C * C, N, C, C, accumulate,
-                        layer_rows);
-        squares += rows_total(layer_rows, C);
+                        weight_squares);
         zero_floats(d->qkv, (long)N * 3 * C);
         mark(model, STEP_ZEROING);
         attention_backward(d->qkv, d->attention, d->normed, qkv, att_prob, B, T, C, NH);
         mark(model, STEP_ATTENTION);
         linear_backward(model, d->normed, g[PARAM_QKV_W] + (size_t)l * 3 * C * C, g[PARAM_QKV_B] + (size_t)l * 3 * C,
-                        d->qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C, accumulate, layer_rows);
-        squares += rows_total(layer_rows, 3 * C);
+                        d->qkv, ln1, w[PARAM_QKV_W] + (size_t)l * 3 * C * C, N, 3 * C, C, accumulate, weight_squares);
         layernorm_backward(d->residual, g[PARAM_LN1_W] + (size_t)l * C, g[PARAM_LN1_B] + (size_t)l * C, d->normed,
                            residual, w[PARAM_LN1_W] + (size_t)l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C);
@@ -389,14 +374,11 @@ static void backward(GPT2 *model, int last_micro_step) {
     encoder_backward(g[PARAM_WTE], g[PARAM_WPE], d->residual, model->inputs, B, T, C);
     mark(model, STEP_ENCODER);
 
-    /* the rest is final now: wte (only the rows the encoder added to are summed again) and the
-     * small tensors */
-    if (last_micro_step) {
-        sum_of_squares_listed_rows(g[PARAM_WTE], C, model->inputs, N, wte_rows);
-        squares += rows_total(wte_rows, Vp);
+    /* the rest is final now: wte (too big for any cache; read once more) and the small tensors */
+    if (last_micro_step)
         for (int t = 0; t < NUM_PARAM_TENSORS; t++)
-            if (!written_by_backward_weight(t)) squares += sum_of_squares(g[t], (long)model->param_sizes[t]);
-    }
+            if (t == PARAM_WTE || !written_by_backward_weight(t))
+                squares += sum_of_squares(g[t], (long)model->param_sizes[t]);
     mark(model, STEP_GRAD_NORM);
     model->grads_fresh = 0;
     model->grad_squares_ready = last_micro_step;

@@ -88,7 +88,6 @@ typedef struct {
                             * next backward pass writes them instead of adding (nothing zeroes them) */
     int grad_squares_ready;/* grad_squares = sum of squares of grads, summed by the last backward pass */
     double grad_squares;
-    double *row_squares;   /* [Vp + 4C] backward_weight's row sums of squares: wte's, then a layer's */
     const MatmulRung *matmul;
     StepProfile *profile;  /* NULL, or where each op's time in a step is added */
 

@@ -87,8 +87,8 @@ typedef struct {
     int row_groups, rows_per_group; /* streaming: task = one column block x one group of row blocks */
     int slices, slice_pairs;        /* streaming: depth slices summed afterwards in order (partials) */
     float *partials;
-    double *row_squares;            /* backward_weight's optional row sums of squares (matmul.h) */
-    double *block_squares;          /* with row_squares: one sum per row and 32-column block */
+    double *block_squares;          /* backward_weight's sum of squares (matmul.h): one per output
+                                       block, column major over the blocks; NULL if not asked */
 } Gemm;
 
 static void pack_task(void *context, int task) {
@@ -99,13 +99,14 @@ static void pack_task(void *context, int task) {
 
 /* Adds a 32x32 block of finished sums (scratch, row stride BLOCK) to out at block (row, col), or
  * writes it over out plus bias when overwriting. Edges are masked, so rows and columns past the
- * matrix are never touched. With block_squares, each row's sum of squares of what it stored. */
+ * matrix are never touched. With block_squares, the block's sum of squares of what it stored
+ * (in float, from the registers). */
 static void store_block(const Gemm *g, int block_row, int block_col, const float *scratch) {
     int row = block_row * BLOCK, col = block_col * BLOCK;
     int rows = g->rows - row < BLOCK ? g->rows - row : BLOCK, cols = g->cols - col;
+    __m512 squares = _mm512_setzero_ps();
     for (int i = 0; i < rows; i++) {
         float *dst = g->out + (row + i) * g->ldo + col;
-        __m512d squares = _mm512_setzero_pd();
         for (int v = 0; v < 2; v++) {
             __mmask16 mask = bf16_mask16(cols - 16 * v);
             if (!mask) continue;
@@ -114,18 +115,14 @@ static void store_block(const Gemm *g, int block_row, int block_col, const float
                                         : _mm512_setzero_ps();
             __m512 result = _mm512_add_ps(base, _mm512_load_ps(scratch + i * BLOCK + 16 * v));
             _mm512_mask_storeu_ps(dst + 16 * v, mask, result);
-            if (g->block_squares) { /* masked-off lanes are zero (maskz loads, zeroed padding) */
+            if (g->block_squares) { /* lanes past the matrix do not count */
                 result = _mm512_maskz_mov_ps(mask, result);
-                __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(result));
-                __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(result), 1)));
-                squares = _mm512_fmadd_pd(low, low, squares);
-                squares = _mm512_fmadd_pd(high, high, squares);
+                squares = _mm512_fmadd_ps(result, result, squares);
             }
         }
-        /* column block major: a block's 32 sums share 4 cache lines (row major, 32 lines a block,
-         * each a store miss, made the weight gradients ~25% slower) */
-        if (g->block_squares) g->block_squares[(long)block_col * g->rows + row + i] = _mm512_reduce_add_pd(squares);
     }
+    if (g->block_squares)
+        g->block_squares[(long)block_col * bf16_div_up(g->rows, BLOCK) + block_row] = _mm512_reduce_add_ps(squares);
 }
 
 /* scratch (a 32x32 block) (+)= A panels a0, a0 + a_panel . B panels b0, b0 + b_panel, over K-pairs
@@ -361,41 +358,35 @@ static void amx_backward_input(float *dinp, const float *dout, const float *weig
     gemm(&g);
 }
 
-/* The row sums of squares of backward_weight: each row's 32-column blocks added in block order. */
-static void finish_squares_task(void *context, int task) {
-    const Gemm *g = context;
-    int col_blocks = bf16_div_up(g->cols, BLOCK);
-    int first = task * 256, last = first + 256 < g->rows ? first + 256 : g->rows;
-    for (int row = first; row < last; row++) g->row_squares[row] = 0.0;
-    for (int b = 0; b < col_blocks; b++)
-        for (int row = first; row < last; row++) g->row_squares[row] += g->block_squares[(long)b * g->rows + row];
-}
-
 static double *squares_buffer;
 static size_t squares_capacity;
 
 static void amx_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                int accumulate, double *row_squares) {
-    if (row_squares && N > 0 && K <= 0) { /* empty rows */
-        for (int n = 0; n < N; n++) row_squares[n] = 0.0;
-        row_squares = NULL;
-    }
+                                int accumulate, double *squares) {
     double *block_squares = NULL;
-    if (row_squares) {
-        size_t need = (size_t)N * bf16_div_up(K, BLOCK);
-        if (need > squares_capacity) {
+    size_t blocks = (size_t)bf16_div_up(N, BLOCK) * bf16_div_up(K, BLOCK);
+    if (squares) {
+        *squares = 0.0;
+        if (N <= 0 || K <= 0) squares = NULL; /* nothing stored, nothing to sum */
+    }
+    if (squares) {
+        if (blocks > squares_capacity) {
             free(squares_buffer);
-            squares_buffer = xmalloc(need * sizeof(double), "amx row squares");
-            squares_capacity = need;
+            squares_buffer = xmalloc(blocks * sizeof(double), "amx block squares");
+            squares_capacity = blocks;
         }
         block_squares = squares_buffer;
     }
     Gemm g = {.out = dweight, .ldo = K, .overwrite = !accumulate, .rows = N, .cols = K, .depth = M,
-              .row_squares = row_squares, .block_squares = block_squares,
+              .block_squares = block_squares,
               .a = {.data = dout, .stride_w = 1, .stride_p = N, .width = N, .depth = M},
               .b = {.data = inp, .stride_w = 1, .stride_p = K, .width = K, .depth = M}};
     gemm(&g);
-    if (row_squares) pool_run(bf16_div_up(N, 256), finish_squares_task, &g);
+    if (squares) { /* the blocks' sums in block order: the same for any thread count */
+        double total = 0.0;
+        for (size_t b = 0; b < blocks; b++) total += block_squares[b];
+        *squares = total;
+    }
 }
 
 const MatmulRung matmul_amx = {

@@ -2,7 +2,7 @@
  * fp32: both operands are rounded to bf16 while they are packed into K-pair-interleaved panels, a
  * register-blocked micro-kernel multiplies the panels, and output tiles are spread over the pool. */
 #include "cpu/matmul/matmul.h"
-#include "cpu/ops/ops.h" /* sum_of_squares_rows: this rung does not fuse the row squares */
+#include "cpu/ops/ops.h" /* sum_of_squares: this rung does not fuse the gradient norm */
 
 #include "util/cpu.h"
 
@@ -150,12 +150,12 @@ static void bf16_backward_input(float *dinp, const float *dout, const float *wei
 }
 
 static void bf16_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                 int accumulate, double *row_squares) {
+                                 int accumulate, double *squares) {
     Gemm g = {.out = dweight, .ldo = K, .overwrite = !accumulate, .rows = N, .cols = K, .pairs = bf16_depth_pairs(M),
               .a = {.data = dout, .stride_w = 1, .stride_p = N, .width = N, .depth = M},
               .b = {.data = inp, .stride_w = 1, .stride_p = K, .width = K, .depth = M}};
     gemm(&g);
-    if (row_squares) sum_of_squares_rows(dweight, N, K, row_squares);
+    if (squares) *squares = sum_of_squares(dweight, (long)N * K);
 }
 
 const MatmulRung matmul_bf16 = {

@@ -3,7 +3,7 @@
  * the shared row feeds four multiply-adds), with restrict pointers so no aliasing checks are needed,
  * and tiles sized so the reused operand stays in L1/L2. Forward transposes a tile of the weight. */
 #include "cpu/matmul/matmul.h"
-#include "cpu/ops/ops.h" /* sum_of_squares_rows: this rung does not fuse the row squares */
+#include "cpu/ops/ops.h" /* sum_of_squares: this rung does not fuse the gradient norm */
 
 #include <string.h>
 
@@ -95,7 +95,7 @@ static void blocked_backward_input(float *dinp, const float *dout, const float *
 }
 
 static void blocked_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                    int accumulate, double *row_squares) {
+                                    int accumulate, double *squares) {
     /* dweight[n, k0:k1] += sum over m of dout[m,n] * inp[m, k0:k1]; the inp tile serves every n */
     for (int k0 = 0; k0 < K; k0 += TILE_K) {
         int tile_k = min_int(TILE_K, K - k0);
@@ -115,7 +115,7 @@ static void blocked_backward_weight(float *dweight, const float *dout, const flo
             }
         }
     }
-    if (row_squares) sum_of_squares_rows(dweight, N, K, row_squares);
+    if (squares) *squares = sum_of_squares(dweight, (long)N * K);
 }
 
 const MatmulRung matmul_blocked = {

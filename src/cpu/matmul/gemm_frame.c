@@ -50,14 +50,14 @@ GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const fl
 }
 
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
-                                         int N, int K, int accumulate, double *row_squares) {
+                                         int N, int K, int accumulate, double *squares) {
     /* dweight[N,K] (+)= dout[M,N]^T . inp[M,K]: A[n, m] = dout[m*N + n], the inner dimension is M.
      * Without accumulate it is stored as forward's output is: the first k block stores. */
     return (GemmProblem){.m = N, .n = K, .k = M,
                          .a = dout, .a_row_stride = 1, .a_col_stride = N,
                          .b = inp, .b_row_stride = K, .b_col_stride = 1,
                          .c = dweight, .c_row_stride = K, .accumulate = accumulate, .bias = NULL,
-                         .row_squares = row_squares};
+                         .squares = squares};
 }
 
 void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *problem, int n_threads) {
@@ -197,24 +197,40 @@ void gemm_pack_whole(const GemmPlan *plan, int part) {
 }
 
 /* An edge tile: the kernel writes a full tile to a buffer and only the valid part is stored,
- * with the same arithmetic (one add of C or bias) as the kernel's own store. */
+ * with the same arithmetic (one add of C or bias) as the kernel's own store; with squares, the
+ * sum of the squares of what was stored. */
 static void edge_tile(const GemmKernel *kernel, long k_len, const float *a_panel, const float *b_panel,
-                      long b_step, float *c, long c_row_stride, int rows, int cols, int accumulate, const float *bias) {
+                      long b_step, float *c, long c_row_stride, int rows, int cols, int accumulate, const float *bias,
+                      double *squares) {
     _Alignas(64) float tile[GEMM_MAX_TILE];
-    kernel->kernel(k_len, a_panel, b_panel, b_step, tile, kernel->nr, 0, NULL);
+    kernel->kernel(k_len, a_panel, b_panel, b_step, tile, kernel->nr, 0, NULL, NULL);
+    double sum_of_squares = 0.0;
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             float sum = tile[i * kernel->nr + j];
             float *out = c + i * c_row_stride + j;
             *out = accumulate ? *out + sum : bias ? bias[j] + sum : sum;
+            sum_of_squares += (double)*out * *out;
         }
+    if (squares) *squares = sum_of_squares;
 }
 
-/* k = 0: the product is empty, so C = bias (or 0) unless accumulating. */
-static void empty_product(const GemmProblem *p, int m0, int m1, int n0, int n1) {
-    if (p->accumulate) return;
-    for (int i = m0; i < m1; i++)
-        for (int j = n0; j < n1; j++) p->c[(long)i * p->c_row_stride + j] = p->bias ? p->bias[j] : 0.0f;
+/* k = 0: the product is empty, so C = bias (or 0) unless accumulating. With tile_squares, each
+ * tile's sum of squares as the kernels would give it. */
+static void empty_product(const GemmPlan *plan, int m0, int m1, int n0, int n1) {
+    const GemmProblem *p = &plan->problem;
+    int mr = plan->kernel->mr, nr = plan->kernel->nr;
+    for (int i0 = m0; i0 < m1; i0 += mr)
+        for (int j0 = n0; j0 < n1; j0 += nr) {
+            double squares = 0.0;
+            for (int i = i0; i < min_int(m1, i0 + mr); i++)
+                for (int j = j0; j < min_int(n1, j0 + nr); j++) {
+                    float *out = p->c + (long)i * p->c_row_stride + j;
+                    if (!p->accumulate) *out = p->bias ? p->bias[j] : 0.0f;
+                    squares += (double)*out * *out;
+                }
+            if (plan->tile_squares) plan->tile_squares[(long)(j0 / nr) * (plan->m_padded / mr) + i0 / mr] = squares;
+        }
 }
 
 /* Packs rows [m0, m1) of A over k block [k0, k0 + k_len) into consecutive MR panels. When A's rows
@@ -253,17 +269,7 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
     int mr = kernel->mr, nr = kernel->nr;
     int m0 = task / plan->tasks_n * plan->task_rows, m1 = min_int(p->m, m0 + plan->task_rows);
     int n0 = task % plan->tasks_n * plan->task_cols, n1 = min_int(p->n, n0 + plan->task_cols);
-    /* tile_squares is panel major, [n_padded / nr][m]: a tile's row sums are adjacent */
-    GemmTileSquares tile_squares = kernel->squares ? kernel->squares : gemm_tile_squares;
-    if (p->k == 0) {
-        empty_product(p, m0, m1, n0, n1);
-        if (plan->tile_squares)
-            for (int i = m0; i < m1; i += mr)
-                for (int j = n0; j < n1; j += nr)
-                    tile_squares(p->c + (long)i * p->c_row_stride + j, p->c_row_stride, min_int(mr, m1 - i),
-                                 min_int(nr, n1 - j), plan->tile_squares + (long)(j / nr) * p->m + i, 1);
-        return;
-    }
+    if (p->k == 0) { empty_product(plan, m0, m1, n0, n1); return; }
     float *a_block = scratch, *b_panel = scratch + (size_t)kernel->kc * plan->task_rows;
 
     for (int k0 = 0; k0 < p->k; k0 += kernel->kc) {
@@ -271,8 +277,9 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
         /* the first k block stores (plus bias) unless the problem accumulates; later ones add */
         int accumulate = k0 > 0 || p->accumulate;
         const float *bias = accumulate ? NULL : p->bias;
-        /* the last k block finishes C: its tiles' squares are summed while they are in L1 */
+        /* the last k block finishes C: the kernels sum its tiles' squares from their registers */
         double *squares = plan->tile_squares && k0 + kernel->kc >= p->k ? plan->tile_squares : NULL;
+        long tiles_down = plan->m_padded / mr; /* tile_squares is column major over the tiles */
 
         const float *a_base;
         if (plan->whole_a) {
@@ -301,42 +308,28 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
                 int rows = min_int(mr, m1 - i);
                 const float *a_micro = a_base + (long)(i - m0) * k_len;
                 float *c = p->c + (long)i * p->c_row_stride + j;
+                double *tile_squares = squares ? squares + (j / nr) * tiles_down + i / mr : NULL;
                 if (rows == mr && cols == nr)
-                    kernel->kernel(k_len, a_micro, b_micro, b_step, c, p->c_row_stride, accumulate, bias_j);
+                    kernel->kernel(k_len, a_micro, b_micro, b_step, c, p->c_row_stride, accumulate, bias_j,
+                                   tile_squares);
                 else
                     edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols,
-                              accumulate, bias_j);
-                if (squares)
-                    tile_squares(c, p->c_row_stride, rows, cols, squares + (long)(j / nr) * p->m + i, 1);
+                              accumulate, bias_j, tile_squares);
             }
         }
     }
 }
 
 size_t gemm_tile_squares_count(const GemmPlan *plan) {
-    if (!plan->problem.row_squares) return 0;
-    return (size_t)plan->problem.m * (size_t)(plan->n_padded / plan->kernel->nr);
+    if (!plan->problem.squares) return 0;
+    return (size_t)(plan->m_padded / plan->kernel->mr) * (size_t)(plan->n_padded / plan->kernel->nr);
 }
 
-void gemm_finish_row_squares(const GemmPlan *plan, int row_begin, int row_end) {
-    long panels = plan->n_padded / plan->kernel->nr, m = plan->problem.m;
-    double *row_squares = plan->problem.row_squares;
-    for (int i = row_begin; i < row_end; i++) row_squares[i] = 0.0;
-    for (long q = 0; q < panels; q++)
-        for (int i = row_begin; i < row_end; i++) row_squares[i] += plan->tile_squares[q * m + i];
-}
-
-/* Eight double lanes per row, folded in a fixed order: the compiler vectorises the lanes. */
-void gemm_tile_squares(const float *c, long c_row_stride, int rows, int cols, double *squares, long squares_stride) {
-    for (int i = 0; i < rows; i++) {
-        const float *row = c + i * c_row_stride;
-        double lane[8] = {0};
-        int j = 0;
-        for (; j + 8 <= cols; j += 8)
-            for (int l = 0; l < 8; l++) lane[l] += (double)row[j + l] * row[j + l];
-        for (int l = 0; j + l < cols; l++) lane[l] += (double)row[j + l] * row[j + l];
-        squares[i * squares_stride] = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
-    }
+void gemm_finish_squares(const GemmPlan *plan) {
+    size_t tiles = gemm_tile_squares_count(plan);
+    double total = 0.0;
+    for (size_t t = 0; t < tiles; t++) total += plan->tile_squares[t];
+    *plan->problem.squares = total;
 }
 
 float *gemm_buffer_reserve(GemmBuffer *buffer, size_t floats) {
@@ -353,21 +346,18 @@ float *gemm_buffer_reserve(GemmBuffer *buffer, size_t floats) {
 
 void gemm_serial(const GemmKernel *kernel, const GemmProblem *problem, GemmBuffer *whole,
                  GemmBuffer *scratch, GemmBuffer *squares) {
-    if (problem->m <= 0) return;
+    if (problem->squares) *problem->squares = 0.0;
+    if (problem->m <= 0 || problem->n <= 0) return;
     GemmPlan plan;
     gemm_plan(&plan, kernel, problem, 1);
-    if (problem->n <= 0) { /* empty rows: nothing to square */
-        for (int i = 0; problem->row_squares && i < problem->m; i++) problem->row_squares[i] = 0.0;
-        return;
-    }
     plan.whole = gemm_buffer_reserve(whole, gemm_whole_floats(&plan));
-    if (problem->row_squares)
+    if (problem->squares)
         plan.tile_squares = (double *)gemm_buffer_reserve(squares, 2 * gemm_tile_squares_count(&plan));
     float *scratch_floats = gemm_buffer_reserve(scratch, gemm_scratch_floats(&plan));
     if (plan.whole_a || plan.whole_b)
         for (int part = 0; part < plan.pack_parts; part++) gemm_pack_whole(&plan, part);
     for (int task = 0; task < plan.tasks; task++) gemm_run_task(&plan, task, scratch_floats);
-    if (problem->row_squares) gemm_finish_row_squares(&plan, 0, problem->m);
+    if (problem->squares) gemm_finish_squares(&plan);
 }
 
 /* The portable micro-kernel: plain C the compiler vectorises with whatever the baseline offers
@@ -375,7 +365,7 @@ void gemm_serial(const GemmKernel *kernel, const GemmProblem *problem, GemmBuffe
 enum { PORTABLE_MR = 4, PORTABLE_NR = 8 };
 
 static void portable_kernel(long k_len, const float *a_panel, const float *b_panel, long b_step, float *c,
-                            long c_row_stride, int accumulate, const float *bias) {
+                            long c_row_stride, int accumulate, const float *bias, double *squares) {
     float sum[PORTABLE_MR][PORTABLE_NR] = {{0}};
     for (long p = 0; p < k_len; p++) {
         const float *a = a_panel + p * PORTABLE_MR, *b = b_panel + p * b_step;
@@ -386,7 +376,14 @@ static void portable_kernel(long k_len, const float *a_panel, const float *b_pan
         for (int j = 0; j < PORTABLE_NR; j++) {
             float *out = c + i * c_row_stride + j;
             *out = accumulate ? *out + sum[i][j] : bias ? bias[j] + sum[i][j] : sum[i][j];
+            sum[i][j] = *out;
         }
+    if (squares) {
+        float total = 0.0f;
+        for (int i = 0; i < PORTABLE_MR; i++)
+            for (int j = 0; j < PORTABLE_NR; j++) total += sum[i][j] * sum[i][j];
+        *squares = total;
+    }
 }
 
 const GemmKernel gemm_kernel_portable = {

@@ -13,9 +13,12 @@
 /* Computes one MR x NR tile: sum over p < k_len of a_panel[p*MR + i] * b_panel[p*b_step + j].
  * b_step is NR for a packed B panel, or B's row stride when B is read in place (its rows already
  * hold NR contiguous floats: no copy needed). If accumulate, c[i, j] += sum; else c[i, j] = sum
- * (+ bias[j] when bias is not NULL). c is row-major with c_row_stride floats between rows. */
+ * (+ bias[j] when bias is not NULL). c is row-major with c_row_stride floats between rows.
+ * If squares is not NULL, *squares = the sum of the squares of the MR x NR values stored, taken
+ * from the registers (summed in float, in an order fixed by the kernel): the gradient norm's share
+ * of this tile, without reading C back. */
 typedef void (*GemmMicroKernel)(long k_len, const float *a_panel, const float *b_panel, long b_step,
-                                float *c, long c_row_stride, int accumulate, const float *bias);
+                                float *c, long c_row_stride, int accumulate, const float *bias, double *squares);
 
 /* Copies a panel of `width` (MR or NR) lanes over k_len steps into dst[p*width + lane], reading
  * src[lane*lane_stride + p*k_stride]; lanes >= lanes_used are zero. A rung may supply a faster one
@@ -23,11 +26,6 @@ typedef void (*GemmMicroKernel)(long k_len, const float *a_panel, const float *b
 typedef void (*GemmPackPanel)(float *dst, const float *src, long lane_stride, long k_stride,
                               int lanes_used, int width, long k_len);
 
-/* Sums of squares of a finished tile's rows: squares[i * squares_stride] = sum over j < cols of
- * c[i * c_row_stride + j]^2 (in double) for i < rows, always in the same order for the same
- * cols. NULL in a kernel means the portable gemm_tile_squares. */
-typedef void (*GemmTileSquares)(const float *c, long c_row_stride, int rows, int cols, double *squares,
-                                long squares_stride);
 
 typedef struct GemmKernel {
     const char *name;
@@ -36,7 +34,6 @@ typedef struct GemmKernel {
     int mc;       /* rows of C per task: the A block one task keeps in L2 */
     GemmMicroKernel kernel;
     GemmPackPanel pack; /* NULL: gemm_pack_panel */
-    GemmTileSquares squares; /* NULL: gemm_tile_squares */
 } GemmKernel;
 
 /* C[m, n] (+)= A[m, k] . B[k, n] (+ bias[n]).
@@ -51,8 +48,8 @@ typedef struct GemmProblem {
     long c_row_stride;
     int accumulate;     /* 1: C += product; 0: C = product (+ bias) */
     const float *bias;  /* [n] or NULL; only used when not accumulating */
-    double *row_squares;/* [m] or NULL: sum over n of the finished C[i, n]^2, in an order fixed by the
-                         * shape (each tile's rows as it is finished, then the tiles in column order) */
+    double *squares;    /* NULL, or where the sum of squares of the finished C goes: each tile's from
+                         * the kernel, then the tiles in a fixed order (never the threads') */
 } GemmProblem;
 
 /* The three passes of the matmul contract (matmul.h) as GEMM problems. */
@@ -61,7 +58,7 @@ GemmProblem gemm_forward_problem(float *out, const float *inp, const float *weig
 GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const float *weight, int M,
                                         int N, int K);
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
-                                         int N, int K, int accumulate, double *row_squares);
+                                         int N, int K, int accumulate, double *squares);
 
 /* How one problem is cut into tasks. Each task owns a rectangle of C and runs the whole k loop
  * for it in a fixed order, so results never depend on which thread ran which task. When A (or B)
@@ -77,9 +74,8 @@ typedef struct GemmPlan {
     int tasks_m, tasks_n, tasks; /* task grid, row-major: task = tm * tasks_n + tn */
     int pack_parts;              /* the whole packing is split into this many parallel parts */
     float *whole;                /* the whole-packed operand, set by the caller (gemm_whole_floats) */
-    double *tile_squares;        /* with row_squares: one sum per NR panel and row ([panel][row]), set
-                                  * by the caller (gemm_tile_squares_count), added up by
-                                  * gemm_finish_row_squares */
+    double *tile_squares;        /* with problem.squares: one sum per MR x NR tile, set by the caller
+                                  * (gemm_tile_squares_count), added up by gemm_finish_squares */
 } GemmPlan;
 
 /* Chooses the blocking for n_threads threads (1 for a single-threaded rung). */
@@ -92,13 +88,10 @@ size_t gemm_scratch_floats(const GemmPlan *plan);
 void gemm_pack_whole(const GemmPlan *plan, int part);
 /* Computes task `task` of plan->tasks, using scratch of gemm_scratch_floats (64-byte aligned). */
 void gemm_run_task(const GemmPlan *plan, int task, float *scratch);
-/* Doubles needed for plan->tile_squares (0 without row_squares). */
+/* Doubles needed for plan->tile_squares (0 without problem.squares). */
 size_t gemm_tile_squares_count(const GemmPlan *plan);
-/* After every task: row_squares[i] for rows [row_begin, row_end), each the sum of its panels' sums
- * in panel order. */
-void gemm_finish_row_squares(const GemmPlan *plan, int row_begin, int row_end);
-/* The portable GemmTileSquares. */
-void gemm_tile_squares(const float *c, long c_row_stride, int rows, int cols, double *squares, long squares_stride);
+/* After every task: *problem.squares = the tiles' sums added in tile order. */
+void gemm_finish_squares(const GemmPlan *plan);
 
 /* A growable 64-byte aligned buffer: kernels keep these across calls so the hot path never mallocs. */
 typedef struct GemmBuffer {

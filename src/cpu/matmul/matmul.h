@@ -7,9 +7,10 @@
  *                     (garbage or NaN is fine): the model's first backward after an optimizer step
  *                     writes its weight gradients instead of zeroing them and adding. Each
  *                     activation gradient has one producer, so backward_input always writes.
- *                     If row_squares is not NULL, also row_squares[n] = sum over k of the finished
- *                     dweight[n,k]^2 (in double), each row summed in an order fixed by the shape,
- *                     never by the thread count: the gradient norm without reading dweight again
+ *                     If squares is not NULL, also *squares = the sum of the finished dweight's
+ *                     squares, in an order fixed by the shape, never by the thread count (partial
+ *                     sums may be float: relative error up to ~1e-5): the gradient norm's share,
+ *                     taken as the rung stores dweight instead of in a second pass over it
  *   backward_bias:    dbias[N]     += sum over m of dout[m,:]
  * Rungs may use the thread pool (util/threadpool.h); results must not depend on scheduling. */
 #ifndef CGPT_MATMUL_H
@@ -26,7 +27,7 @@ typedef struct MatmulRung {
                     int M, int N, int K);
     void (*backward_input)(float *dinp, const float *dout, const float *weight, int M, int N, int K);
     void (*backward_weight)(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                            int accumulate, double *row_squares);
+                            int accumulate, double *squares);
     /* NULL means the shared matmul_backward_bias below */
     void (*backward_bias)(float *dbias, const float *dout, int M, int N);
 } MatmulRung;

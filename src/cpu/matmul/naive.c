@@ -1,7 +1,7 @@
 /* Rung "naive": the textbook loops in llm.c's order, one thread, no tricks. The baseline row of the
  * ladder and the reference every other rung is tested against. */
 #include "cpu/matmul/matmul.h"
-#include "cpu/ops/ops.h" /* sum_of_squares_rows: this rung does not fuse the row squares */
+#include "cpu/ops/ops.h" /* sum_of_squares: this rung does not fuse the gradient norm */
 
 static int always(void) { return 1; }
 
@@ -27,7 +27,7 @@ static void naive_backward_input(float *dinp, const float *dout, const float *we
 }
 
 static void naive_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                  int accumulate, double *row_squares) {
+                                  int accumulate, double *squares) {
     for (int n = 0; n < N; n++) {
         if (!accumulate)
             for (int k = 0; k < K; k++) dweight[(long)n * K + k] = 0.0f;
@@ -36,7 +36,7 @@ static void naive_backward_weight(float *dweight, const float *dout, const float
             for (int k = 0; k < K; k++) dweight[(long)n * K + k] += d * inp[(long)m * K + k];
         }
     }
-    if (row_squares) sum_of_squares_rows(dweight, N, K, row_squares);
+    if (squares) *squares = sum_of_squares(dweight, (long)N * K);
 }
 
 static void naive_backward_bias(float *dbias, const float *dout, int M, int N) {

@@ -2,7 +2,7 @@
  * Loaded with dlopen at first use, so cgpt has no link-time dependency and simply reports the rung
  * unavailable where libopenblas.so.0 is missing. Not deterministic across thread counts. */
 #include "cpu/matmul/matmul.h"
-#include "cpu/ops/ops.h" /* sum_of_squares_rows: this rung does not fuse the row squares */
+#include "cpu/ops/ops.h" /* sum_of_squares: this rung does not fuse the gradient norm */
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -83,13 +83,13 @@ static void openblas_backward_input(float *dinp, const float *dout, const float 
 }
 
 static void openblas_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N, int K,
-                                     int accumulate, double *row_squares) {
+                                     int accumulate, double *squares) {
     load_openblas();
     match_thread_count();
     /* dweight[N,K] (+)= dout[M,N]^T . inp[M,K]; with beta 0, BLAS never reads C (NaN stays out) */
     openblas.sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS, CBLAS_NO_TRANS, N, K, M, 1.0f, dout, lead(N), inp, lead(K),
                    accumulate ? 1.0f : 0.0f, dweight, lead(K));
-    if (row_squares) sum_of_squares_rows(dweight, N, K, row_squares);
+    if (squares) *squares = sum_of_squares(dweight, (long)N * K);
 }
 
 const MatmulRung matmul_openblas = {

@@ -43,30 +43,19 @@ static void compute_task(void *context, int task) {
     gemm_run_task(context, task, thread_scratch[pool_worker_index()].data);
 }
 
-enum { SQUARES_ROWS_PER_TASK = 512 };
-static void finish_squares_task(void *context, int task) {
-    const GemmPlan *plan = context;
-    int first = task * SQUARES_ROWS_PER_TASK, last = first + SQUARES_ROWS_PER_TASK;
-    gemm_finish_row_squares(plan, first, last < plan->problem.m ? last : plan->problem.m);
-}
-
 static void run(const GemmProblem *problem) {
-    if (problem->m <= 0) return;
-    if (problem->n <= 0) { /* empty rows: nothing to square */
-        for (int i = 0; problem->row_squares && i < problem->m; i++) problem->row_squares[i] = 0.0;
-        return;
-    }
+    if (problem->squares) *problem->squares = 0.0;
+    if (problem->m <= 0 || problem->n <= 0) return;
     int threads = pool_size();
     GemmPlan plan;
     gemm_plan(&plan, best_kernel(), problem, threads);
     plan.whole = gemm_buffer_reserve(&whole_buffer, gemm_whole_floats(&plan));
-    if (problem->row_squares)
+    if (problem->squares)
         plan.tile_squares = (double *)gemm_buffer_reserve(&squares_buffer, 2 * gemm_tile_squares_count(&plan));
     reserve_thread_scratch(threads, gemm_scratch_floats(&plan));
     if (plan.whole_a || plan.whole_b) pool_run(plan.pack_parts, pack_task, &plan);
     pool_run(plan.tasks, compute_task, &plan);
-    if (problem->row_squares)
-        pool_run((problem->m + SQUARES_ROWS_PER_TASK - 1) / SQUARES_ROWS_PER_TASK, finish_squares_task, &plan);
+    if (problem->squares) gemm_finish_squares(&plan);
 }
 
 static void threads_forward(float *out, const float *inp, const float *weight, const float *bias, int M,
@@ -81,8 +70,8 @@ static void threads_backward_input(float *dinp, const float *dout, const float *
 }
 
 static void threads_backward_weight(float *dweight, const float *dout, const float *inp, int M, int N,
-                                    int K, int accumulate, double *row_squares) {
-    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate, row_squares);
+                                    int K, int accumulate, double *squares) {
+    GemmProblem problem = gemm_backward_weight_problem(dweight, dout, inp, M, N, K, accumulate, squares);
     run(&problem);
 }
 

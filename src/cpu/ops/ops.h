@@ -62,11 +62,6 @@ void crossentropy_forward_backward(float *losses, float *logits, const int32_t *
 /* Sum of squares of x[n], computed in double in fixed-size chunks combined in order, so the
  * result does not depend on the thread count. */
 double sum_of_squares(const float *x, long n);
-/* row_squares[r] = sum of squares of row r of x[rows, cols], in double; deterministic. */
-void sum_of_squares_rows(const float *x, long rows, long cols, double *row_squares);
-/* The same for the listed rows only: row_squares[rows[i]] for i < count, summed as above, on the
- * calling thread (for a few hundred rows; a row listed twice is summed twice, the same way). */
-void sum_of_squares_listed_rows(const float *x, long cols, const int32_t *rows, long count, double *row_squares);
 
 /* AdamW as torch.optim.AdamW (decoupled weight decay):
  *   g = grads[i] * grad_scale;  m = beta1 m + (1-beta1) g;  v = beta2 v + (1-beta2) g^2

@@ -1,7 +1,7 @@
 /* Sum of squares over a large array (the global gradient norm for clipping), in double.
  * The array is cut into chunks of fixed size; each chunk is summed in four independent 8-double
  * accumulators and the chunk sums are added in chunk order, so the result does not depend on the
- * thread count. Also per row of a matrix (for the matmul rungs that do not fuse it). */
+ * thread count. */
 #include "cpu/ops/ops.h"
 #include "cpu/ops/vectorize.h"
 #include "util/error.h"
@@ -66,45 +66,4 @@ double sum_of_squares(const float *x, long n) {
     for (long c = 0; c < n_chunks; c++) total += job.chunk_sums[c];
     if (n_chunks > 1) free(job.chunk_sums);
     return total;
-}
-
-typedef struct {
-    const float *x;
-    long rows, cols, rows_per_task;
-    double *row_squares;
-} RowSquaresJob;
-
-ALWAYS_INLINE double row_sum_of_squares(const float *x, long cols) {
-    f64x8 acc0 = {0}, acc1 = {0};
-    long i = 0;
-    for (; i + 16 <= cols; i += 16) {
-        add_squares(&acc0, x + i);
-        add_squares(&acc1, x + i + 8);
-    }
-    f64x8 folded = acc0 + acc1;
-    double total = ((folded[0] + folded[4]) + (folded[2] + folded[6])) +
-                   ((folded[1] + folded[5]) + (folded[3] + folded[7]));
-    for (; i < cols; i++) total += (double)x[i] * x[i];
-    return total;
-}
-
-CGPT_HOT static void row_squares_task(void *context, int task) {
-    const RowSquaresJob *job = context;
-    long first = task * job->rows_per_task;
-    long last = first + job->rows_per_task < job->rows ? first + job->rows_per_task : job->rows;
-    for (long r = first; r < last; r++) job->row_squares[r] = row_sum_of_squares(job->x + r * job->cols, job->cols);
-}
-
-void sum_of_squares_rows(const float *x, long rows, long cols, double *row_squares) {
-    if (rows <= 0) return;
-    RowSquaresJob job = {x, rows, cols, 0, row_squares};
-    /* tasks of about 64K floats; each row is summed whole by one task (the order is the row's) */
-    job.rows_per_task = cols > 0 && cols < 65536 ? 65536 / cols : 1;
-    long tasks = (rows + job.rows_per_task - 1) / job.rows_per_task;
-    pool_run((int)tasks, row_squares_task, &job);
-}
-
-CGPT_HOT void sum_of_squares_listed_rows(const float *x, long cols, const int32_t *rows, long count,
-                                         double *row_squares) {
-    for (long i = 0; i < count; i++) row_squares[rows[i]] = row_sum_of_squares(x + (long)rows[i] * cols, cols);
 }
