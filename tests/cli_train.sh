@@ -124,16 +124,17 @@ expect_error "bench: unknown rung" 2 "unknown rung 'quick'" -- "$CGPT" bench --r
 # bench --breakdown on a small model: one row per (pass, shape) of the step, five layer shapes x
 # three passes plus the biases, whose times add up to the step's matmul time; then one row per op
 # of the step, whose matmul row agrees with the classes and whose unattributed rest is small.
+# (The "+ 0" makes awk compare numbers: substr() returns strings, compared as text otherwise.)
 "$CGPT" bench --model d6 -b 1 -t 4 --iters 1 --rungs threads --gen-tokens 1 --breakdown --json >breakdown.jsonl 2>/dev/null
 if awk '/"breakdown":true/ && /"pass":/ { rows++; match($0, /"ms_per_step":[0-9.]+/); sum += substr($0, RSTART + 14, RLENGTH - 14)
                              if ($0 ~ /"shape":"4x50304x384"/ && $0 ~ /"calls_per_step":1.0/) head++
                              if ($0 ~ /"shape":"4x1536x384"/ && $0 ~ /"calls_per_step":6.0/) fc++ }
-        /"breakdown":true/ && /"op":/ { ops++; match($0, /"ms_per_step":-?[0-9.]+/); ms = substr($0, RSTART + 14, RLENGTH - 14)
+        /"breakdown":true/ && /"op":/ { ops++; match($0, /"ms_per_step":-?[0-9.]+/); ms = substr($0, RSTART + 14, RLENGTH - 14) + 0
                              if ($0 ~ /"op":"matmul"/) op_matmul = ms
                              if ($0 ~ /"op":"adamw"/ && ms > 0) adamw++
                              if ($0 ~ /"op":"unattributed"/) rest = ms }
-        /"iters_per_s"/ { match($0, /"matmul_ms":[0-9.]+/); total = substr($0, RSTART + 12, RLENGTH - 12)
-                          match($0, /"step_ms":[0-9.]+/); step = substr($0, RSTART + 10, RLENGTH - 10) }
+        /"iters_per_s"/ { match($0, /"matmul_ms":[0-9.]+/); total = substr($0, RSTART + 12, RLENGTH - 12) + 0
+                          match($0, /"step_ms":[0-9.]+/); step = substr($0, RSTART + 10, RLENGTH - 10) + 0 }
         END { exit !(rows == 18 && head == 3 && fc == 3 && total > 0 && sum > 0.95 * total && sum < 1.05 * total &&
                      ops == 12 && adamw == 1 && op_matmul > 0.9 * total && op_matmul < 1.1 * total &&
                      rest < 0.1 * step && rest > -0.1 * step) }' breakdown.jsonl
