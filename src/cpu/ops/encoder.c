@@ -31,7 +31,7 @@ void encoder_forward(float *out, const int32_t *tokens, const float *wte, const 
                      int B, int T, int C) {
     EncoderForward job = {out, tokens, wte, wpe, B, T, C, 0};
     /* range_start rounds inner boundaries to 16 rows: at least 16 rows a task. */
-    job.n_tasks = task_count((long)B * T * C, 32768, 2);
+    job.n_tasks = task_count((long)B * T * C, 8192, 2);
     pool_run(job.n_tasks, encoder_forward_task, &job);
 }
 

@@ -76,7 +76,7 @@ CGPT_HOT static void layernorm_forward_task(void *context, int task) {
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                        const float *bias, int N, int C) {
     LayernormForward job = {out, mean, rstd, inp, weight, bias, N, C, 0};
-    job.n_tasks = task_count((long)N * C, 16384, 4);
+    job.n_tasks = task_count((long)N * C, 4096, 4); /* N x C = 196K in a step: 48 tasks, not 12 */
     pool_run(job.n_tasks, layernorm_forward_task, &job);
 }
 
@@ -170,11 +170,19 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
      * blocks, so that there are tasks for 16+ threads but the partial sums stay small. */
     job.n_blocks = (N + 7) / 8;
     if (job.n_blocks > 64) job.n_blocks = 64;
-    job.partials = xmalloc(sizeof(float) * 2 * C * job.n_blocks, "layernorm backward partial sums");
+    /* kept between calls: at 393 KB, a malloc each call was an mmap and ~100 page faults */
+    static float *partials;
+    static size_t partials_floats;
+    size_t need = (size_t)2 * C * job.n_blocks;
+    if (need > partials_floats) {
+        free(partials);
+        partials = xmalloc(sizeof(float) * need, "layernorm backward partial sums");
+        partials_floats = need;
+    }
+    job.partials = partials;
     pool_run(job.n_blocks, layernorm_backward_rows_task, &job);
     int combine_tasks = task_count((long)job.n_blocks * C, 16384, 2);
     job.channels_per_task = ((C + combine_tasks - 1) / combine_tasks + 15) / 16 * 16;
     combine_tasks = (C + job.channels_per_task - 1) / job.channels_per_task;
     pool_run(combine_tasks, layernorm_backward_combine_task, &job);
-    free(job.partials);
 }
