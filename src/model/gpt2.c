@@ -121,9 +121,10 @@ static void free_activations(GPT2 *model) {
     for (size_t i = 0; i < sizeof model->dacts / sizeof(float *); i++) free(d[i]);
     free(model->inputs);
     free(model->targets);
+    free(model->distinct_inputs);
     memset(&model->acts, 0, sizeof model->acts);
     memset(&model->dacts, 0, sizeof model->dacts);
-    model->inputs = model->targets = NULL;
+    model->inputs = model->targets = model->distinct_inputs = NULL;
     model->batch_size = model->seq_len = 0;
 }
 
@@ -174,7 +175,8 @@ static int ensure_activations(GPT2 *model, int B, int T, Error *err) {
     }
     model->inputs = malloc(N * sizeof(int32_t));
     model->targets = malloc(N * sizeof(int32_t));
-    if (!model->inputs || !model->targets) {
+    model->distinct_inputs = malloc(N * sizeof(int32_t));
+    if (!model->inputs || !model->targets || !model->distinct_inputs) {
         free_activations(model);
         return error_set(err, EXIT_RUNTIME, "out of memory for a batch of B=%d, T=%d", B, T);
     }
@@ -301,6 +303,21 @@ static void linear_backward(const GPT2 *model, float *dinp, float *dweight, floa
     mark(model, STEP_MATMUL);
 }
 
+static int compare_ints(const void *a, const void *b) {
+    int x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The distinct ids of tokens[0..n) into distinct (ascending); returns how many. */
+static int distinct_tokens(const int32_t *tokens, int n, int32_t *distinct) {
+    memcpy(distinct, tokens, sizeof(int32_t) * (size_t)n);
+    qsort(distinct, (size_t)n, sizeof(int32_t), compare_ints);
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        if (count == 0 || distinct[i] != distinct[count - 1]) distinct[count++] = distinct[i];
+    return count;
+}
+
 /* The backward pass of a forward that wrote the logits' gradient. On the last micro-step it also
  * sums the squares of the gradients, each as soon as it is final, always in the same order (so the
  * norm does not depend on the thread count). */
@@ -325,8 +342,12 @@ static void backward(GPT2 *model, int last_micro_step) {
 
     float *dlogits = a->logits; /* the forward pass wrote the gradient over the logits */
 
-    /* the tied wte: written here first, encoder_backward adds to it at the end (so not final yet) */
-    linear_backward(model, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate, NULL);
+    /* the tied wte: written here first (its squares summed by the rung as for the layers), then
+     * encoder_backward adds to the rows of the batch's tokens, whose squares are taken out before
+     * and put back after (154 MB not read again) */
+    double wte_squares = 0.0;
+    linear_backward(model, d->normed, g[PARAM_WTE], NULL, dlogits, a->lnf, w[PARAM_WTE], N, Vp, C, accumulate,
+                    last_micro_step ? &wte_squares : NULL);
     zero_floats(d->residual, (long)N * C);
     mark(model, STEP_ZEROING);
     const float *last = a->residual3 + (size_t)(L - 1) * N * C;
@@ -371,14 +392,18 @@ static void backward(GPT2 *model, int last_micro_step) {
                            a->ln1_rstd + (size_t)l * N, N, C);
         mark(model, STEP_LAYERNORM);
     }
+    int distinct = last_micro_step ? distinct_tokens(model->inputs, N, model->distinct_inputs) : 0;
+    if (last_micro_step) wte_squares -= sum_of_squares_of_rows(g[PARAM_WTE], C, model->distinct_inputs, distinct);
+    mark(model, STEP_GRAD_NORM);
     encoder_backward(g[PARAM_WTE], g[PARAM_WPE], d->residual, model->inputs, B, T, C);
     mark(model, STEP_ENCODER);
 
-    /* the rest is final now: wte (too big for any cache; read once more) and the small tensors */
-    if (last_micro_step)
+    /* the rest is final now: wte's token rows and the small tensors */
+    if (last_micro_step) {
+        squares += wte_squares + sum_of_squares_of_rows(g[PARAM_WTE], C, model->distinct_inputs, distinct);
         for (int t = 0; t < NUM_PARAM_TENSORS; t++)
-            if (t == PARAM_WTE || !written_by_backward_weight(t))
-                squares += sum_of_squares(g[t], (long)model->param_sizes[t]);
+            if (!written_by_backward_weight(t)) squares += sum_of_squares(g[t], (long)model->param_sizes[t]);
+    }
     mark(model, STEP_GRAD_NORM);
     model->grads_fresh = 0;
     model->grad_squares_ready = last_micro_step;

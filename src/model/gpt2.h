@@ -95,6 +95,7 @@ typedef struct {
     Activations acts;
     ActivationGrads dacts;
     int32_t *inputs, *targets; /* [N] copies of the current batch */
+    int32_t *distinct_inputs;  /* [N] scratch: the batch's distinct token ids (the gradient norm) */
     float mean_loss;        /* of the last forward pass with targets; -1 if none */
     KVCache cache;
 } GPT2;

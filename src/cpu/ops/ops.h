@@ -62,6 +62,9 @@ void crossentropy_forward_backward(float *losses, float *logits, const int32_t *
 /* Sum of squares of x[n], computed in double in fixed-size chunks combined in order, so the
  * result does not depend on the thread count. */
 double sum_of_squares(const float *x, long n);
+/* Sum of squares of rows rows[0..count) of x (cols floats a row), in double, in list order, on
+ * the calling thread (for a batch's few hundred token rows of the embedding gradient). */
+double sum_of_squares_of_rows(const float *x, long cols, const int32_t *rows, long count);
 
 /* AdamW as torch.optim.AdamW (decoupled weight decay):
  *   g = grads[i] * grad_scale;  m = beta1 m + (1-beta1) g;  v = beta2 v + (1-beta2) g^2

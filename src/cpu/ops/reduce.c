@@ -67,3 +67,23 @@ double sum_of_squares(const float *x, long n) {
     if (n_chunks > 1) free(job.chunk_sums);
     return total;
 }
+
+/* The listed rows are few (the tokens of a batch): one thread, rows in list order. */
+CGPT_HOT double sum_of_squares_of_rows(const float *x, long cols, const int32_t *rows, long count) {
+    double total = 0.0;
+    for (long r = 0; r < count; r++) {
+        const float *row = x + (long)rows[r] * cols;
+        f64x8 acc0 = {0}, acc1 = {0};
+        long i = 0;
+        for (; i + 16 <= cols; i += 16) {
+            add_squares(&acc0, row + i);
+            add_squares(&acc1, row + i + 8);
+        }
+        f64x8 folded = acc0 + acc1;
+        double sum = ((folded[0] + folded[4]) + (folded[2] + folded[6])) +
+                     ((folded[1] + folded[5]) + (folded[3] + folded[7]));
+        for (; i < cols; i++) sum += (double)row[i] * row[i];
+        total += sum;
+    }
+    return total;
+}
