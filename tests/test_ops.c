@@ -298,6 +298,8 @@ TEST(test_attention) {
     check_attention(1, 19, 40, 2); /* hs = 20: one group of 16 plus a tail; T > 16 */
     check_attention(1, 40, 16, 1); /* several row blocks per head */
     if (!test_sanitized()) check_attention(2, 23, 64, 2);
+    /* T above COLUMN_WALK_MAX_T (128): the backward's key sums walk the rows instead */
+    if (!test_sanitized()) check_attention(1, 130, 8, 2);
 }
 
 /* attention_forward_cached must equal attention_forward at the last position (bit for bit: the
