@@ -248,54 +248,6 @@ ALWAYS_INLINE void add_scaled(float *acc, float weight, const float *x, int n) {
  * attention's time at T = 64 (perf, Zen 5). Both add in the same order: the same bits. */
 #define COLUMN_WALK_MAX_T 128
 
-/* dv_s and dk_s (before the scale) for key s over queries t = s .. T-1, in that order, for the
- * channels [d0, d0 + 64) of the head (64 = four vectors; any rest one at a time), in registers. */
-ALWAYS_INLINE void key_sums_by_column(float *dv_sum, float *dk_sum, int s, int T, int hs, const float *att_head,
-                                      const float *dpreatt_head, const float *dout_first, long dout_stride,
-                                      const float *q_first, long q_stride) {
-    int d0 = 0;
-    for (; d0 + 4 * LANES <= hs; d0 += 4 * LANES) {
-        f32x16 dv0 = {0}, dv1 = {0}, dv2 = {0}, dv3 = {0}, dk0 = {0}, dk1 = {0}, dk2 = {0}, dk3 = {0}, x0, x1, x2, x3;
-        for (int t = s; t < T; t++) {
-            float a = att_head[(long)t * T + s], p = dpreatt_head[(long)t * T + s];
-            const float *dout = dout_first + t * dout_stride + d0, *q = q_first + t * q_stride + d0;
-            vec_load(&x0, dout);
-            vec_load(&x1, dout + LANES);
-            vec_load(&x2, dout + 2 * LANES);
-            vec_load(&x3, dout + 3 * LANES);
-            dv0 += a * x0;
-            dv1 += a * x1;
-            dv2 += a * x2;
-            dv3 += a * x3;
-            vec_load(&x0, q);
-            vec_load(&x1, q + LANES);
-            vec_load(&x2, q + 2 * LANES);
-            vec_load(&x3, q + 3 * LANES);
-            dk0 += p * x0;
-            dk1 += p * x1;
-            dk2 += p * x2;
-            dk3 += p * x3;
-        }
-        vec_store(dv_sum + d0, &dv0);
-        vec_store(dv_sum + d0 + LANES, &dv1);
-        vec_store(dv_sum + d0 + 2 * LANES, &dv2);
-        vec_store(dv_sum + d0 + 3 * LANES, &dv3);
-        vec_store(dk_sum + d0, &dk0);
-        vec_store(dk_sum + d0 + LANES, &dk1);
-        vec_store(dk_sum + d0 + 2 * LANES, &dk2);
-        vec_store(dk_sum + d0 + 3 * LANES, &dk3);
-    }
-    for (int d = d0; d < hs; d++) {
-        float dv = 0.0f, dk = 0.0f;
-        for (int t = s; t < T; t++) {
-            dv += att_head[(long)t * T + s] * dout_first[t * dout_stride + d];
-            dk += dpreatt_head[(long)t * T + s] * q_first[t * q_stride + d];
-        }
-        dv_sum[d] = dv;
-        dk_sum[d] = dk;
-    }
-}
-
 /* Round 2: for key positions s in [s0, s1) of one head, dk_s and dv_s summed over the queries
  * t >= s, each sum in the order t = s, s+1, ... (see COLUMN_WALK_MAX_T). */
 CGPT_HOT static void attention_backward_columns_task(void *context, int task) {
@@ -311,9 +263,12 @@ CGPT_HOT static void attention_backward_columns_task(void *context, int task) {
     float *dv_sums = my_scratch();                       /* [s1 - s0, hs] */
     float *dk_sums = dv_sums + (long)(s1 - s0) * hs;     /* [s1 - s0, hs] */
     if (T <= COLUMN_WALK_MAX_T)
-        for (int s = s0; s < s1; s++)
-            key_sums_by_column(dv_sums + (long)(s - s0) * hs, dk_sums + (long)(s - s0) * hs, s, T, hs, att_head,
-                               dpreatt_head, dout_first, C, q_first, row_stride);
+        for (int s = s0; s < s1; s++) { /* t = s .. T-1 down column s of att and dpreatt */
+            weighted_row_sum(dv_sums + (long)(s - s0) * hs, hs, att_head + (long)s * T + s, T,
+                             dout_first + (long)s * C, C, T - s);
+            weighted_row_sum(dk_sums + (long)(s - s0) * hs, hs, dpreatt_head + (long)s * T + s, T,
+                             q_first + s * row_stride, row_stride, T - s);
+        }
     else
         for (long i = 0; i < 2L * (s1 - s0) * hs; i++) dv_sums[i] = 0.0f;
     for (int t = s0; t < T && T > COLUMN_WALK_MAX_T; t++) {
