@@ -210,7 +210,7 @@ static void edge_tile(const GemmKernel *kernel, long k_len, const float *a_panel
             float sum = tile[i * kernel->nr + j];
             float *out = c + i * c_row_stride + j;
             *out = accumulate ? *out + sum : bias ? bias[j] + sum : sum;
-            sum_of_squares += (double)*out * *out;
+            if (squares) sum_of_squares += (double)*out * *out;
         }
     if (squares) *squares = sum_of_squares;
 }
