@@ -298,7 +298,6 @@ static void linear_backward(const GPT2 *model, float *dinp, float *dweight, floa
     mm->backward_input(dinp, dout, weight, M, N, K);
     mm->backward_weight(dweight, dout, inp, M, N, K, accumulate, weight_squares ? &squares : NULL);
     if (weight_squares) *weight_squares += squares;
-    mark(model, STEP_MATMUL);
     if (dbias) (mm->backward_bias ? mm->backward_bias : matmul_backward_bias)(dbias, dout, M, N);
     mark(model, STEP_MATMUL);
 }

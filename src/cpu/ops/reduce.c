@@ -29,6 +29,11 @@ ALWAYS_INLINE void add_squares(f64x8 *acc, const float *x) {
     *acc += wide * wide;
 }
 
+/* The 8 lanes of acc added in a fixed order. */
+ALWAYS_INLINE double lanes_sum(f64x8 acc) {
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
 CGPT_HOT static void sum_of_squares_task(void *context, int chunk) {
     const SquaresJob *job = context;
     long first = chunk * SQUARES_CHUNK;
@@ -48,9 +53,7 @@ CGPT_HOT static void sum_of_squares_task(void *context, int chunk) {
         add_squares(&acc2, x + i + 16);
         add_squares(&acc3, x + i + 24);
     }
-    f64x8 folded = (acc0 + acc1) + (acc2 + acc3);
-    double total = ((folded[0] + folded[4]) + (folded[2] + folded[6])) +
-                   ((folded[1] + folded[5]) + (folded[3] + folded[7]));
+    double total = lanes_sum((acc0 + acc1) + (acc2 + acc3));
     for (; i < last; i++) total += (double)x[i] * x[i];
     job->chunk_sums[chunk] = total;
 }
@@ -79,9 +82,7 @@ CGPT_HOT double sum_of_squares_of_rows(const float *x, long cols, const int32_t 
             add_squares(&acc0, row + i);
             add_squares(&acc1, row + i + 8);
         }
-        f64x8 folded = acc0 + acc1;
-        double sum = ((folded[0] + folded[4]) + (folded[2] + folded[6])) +
-                     ((folded[1] + folded[5]) + (folded[3] + folded[7]));
+        double sum = lanes_sum(acc0 + acc1);
         for (; i < cols; i++) sum += (double)row[i] * row[i];
         total += sum;
     }
