@@ -90,9 +90,15 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
      * shallow, though: a deep B read in place (backward_input, k = N >= 768) walks kc rows that
      * are a whole weight row apart, and the packed copy measured faster (docs/NOTES.md). */
     plan->direct_b = p->b_col_stride == 1 && p->k <= DIRECT_B_MAX_K;
+    /* On two threads a packed B (forward, backward_input) leaves A to be packed by each column
+     * task into its own L2, once per thread: no second pool run, no A block read back from L3,
+     * for twice the packing of a small operand. Measured +6-8% on the n = 768 forwards and the
+     * layers' input gradients, the same on the others (NOTES.md, round eight). */
+    int per_thread_a = n_threads <= 2 && !plan->direct_b && plan->tasks_m == 1;
     if (!plan->direct_b && b_small && plan->tasks_m > 1 && !(a_small && a_bytes < b_bytes && n_threads > 1))
         plan->whole_b = 1;
-    else if (a_small && n_threads > 1 && !(plan->direct_b && plan->tasks_m > 1 && b_bytes <= DIRECT_B_CACHED_BYTES))
+    else if (a_small && n_threads > 1 && !per_thread_a &&
+             !(plan->direct_b && plan->tasks_m > 1 && b_bytes <= DIRECT_B_CACHED_BYTES))
         plan->whole_a = 1;
 
     /* With a small B (packed whole, or read in place from L2), cutting m into more row tasks
