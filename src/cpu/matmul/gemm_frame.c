@@ -21,10 +21,9 @@
 /* Fewest rows a task gets when m is cut finely: the attproj weight gradient on 16 threads ran
  * 8-row tasks at 781 GFLOP/s, 32-row ones at 1082 (each B panel then serves 4 row tiles). */
 #define MIN_ROWS_PER_TASK 32
-/* Steps ahead that pack_a_block prefetches the runs of a transposed A (backward_weight's dout). */
-#ifndef A_RUN_PREFETCH_STEPS
-#define A_RUN_PREFETCH_STEPS 4
-#endif
+/* Steps of a transposed A (backward_weight's dout) that pack_a_block copies together; it prefetches
+ * the next block's runs while copying one. */
+#define A_STEPS_PER_BLOCK 8
 
 static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -241,24 +240,30 @@ static void empty_product(const GemmPlan *plan, int m0, int m1, int n0, int n1) 
 
 /* Packs rows [m0, m1) of A over k block [k0, k0 + k_len) into consecutive MR panels. When A's rows
  * are its contiguous dimension (backward_weight reads dout transposed), one k step of the whole
- * block is a single run of memory: walk it that way rather than panel by panel, which would touch
- * every one of the k_len far-apart rows once per panel. */
+ * block is a single run of memory: walk a few such runs at a time (A_STEPS_PER_BLOCK), rather than
+ * panel by panel, which would touch every one of the k_len far-apart rows once per panel; each
+ * panel then gets a few whole cache lines at once instead of 32 bytes per step (+4-6% for the
+ * weight gradients on one Zen 5 thread). */
 static void pack_a_block(GemmPackPanel pack, float *dst, const GemmProblem *p, int m0, int m1, int k0,
                          long k_len, int mr) {
     if (p->a_row_stride == 1) {
         int panels = (m1 - m0 + mr - 1) / mr;
         long run_bytes = (long)(m1 - m0) * 4;
-        for (long step = 0; step < k_len; step++) {
-            const float *from = p->a + (k0 + step) * p->a_col_stride + m0;
-            /* the runs are a whole row of A apart: ask for one a few steps ahead */
-            if (step + A_RUN_PREFETCH_STEPS < k_len)
+        for (long step0 = 0; step0 < k_len; step0 += A_STEPS_PER_BLOCK) {
+            int steps = (int)(k_len - step0 < A_STEPS_PER_BLOCK ? k_len - step0 : A_STEPS_PER_BLOCK);
+            const float *from = p->a + (k0 + step0) * p->a_col_stride + m0;
+            /* the runs are a whole row of A apart: ask for the next block's while copying this one */
+            for (int s = 0; s < steps && step0 + steps + s < k_len; s++)
                 for (long offset = 0; offset < run_bytes; offset += 64)
-                    __builtin_prefetch((const char *)(from + A_RUN_PREFETCH_STEPS * p->a_col_stride) + offset, 0, 3);
+                    __builtin_prefetch((const char *)(from + (steps + s) * p->a_col_stride) + offset, 0, 3);
             for (int panel = 0; panel < panels; panel++) {
-                float *to = dst + (long)panel * mr * k_len + step * mr;
+                float *to = dst + (long)panel * mr * k_len + step0 * mr;
                 int lanes = min_int(mr, m1 - m0 - panel * mr);
-                for (int lane = 0; lane < lanes; lane++) to[lane] = from[panel * mr + lane];
-                for (int lane = lanes; lane < mr; lane++) to[lane] = 0.0f;
+                for (int s = 0; s < steps; s++, to += mr) {
+                    const float *run = from + s * p->a_col_stride + panel * mr;
+                    for (int lane = 0; lane < lanes; lane++) to[lane] = run[lane];
+                    for (int lane = lanes; lane < mr; lane++) to[lane] = 0.0f;
+                }
             }
         }
         return;
