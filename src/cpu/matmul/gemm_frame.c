@@ -14,6 +14,10 @@
 #define TASKS_PER_THREAD 8
 /* Deepest B the micro-kernel reads in place (see gemm_plan). */
 #define DIRECT_B_MAX_K 512
+/* Rows a multiple of this apart (4 KiB) all fall into the same few L1 sets, so a B read in place
+ * with such a row stride cannot stay in L1: fcproj's weight gradient reads inp rows 12 KiB apart,
+ * and packing its B panels measured +5-9% on Zen 5 (NOTES.md, round eight). */
+#define L1_ALIASING_FLOATS 1024
 /* B read in place by every row task must stay in a core's L2 (1 MiB on Zen 5, 2 MiB on the Xeon). */
 #define DIRECT_B_CACHED_BYTES (1L << 20)
 /* With A packed whole: panels a column task should get when there are tasks enough (gemm_plan). */
@@ -88,7 +92,7 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
      * packing at all: the micro-kernel reads its NR-wide row pieces in place. Only when B is
      * shallow, though: a deep B read in place (backward_input, k = N >= 768) walks kc rows that
      * are a whole weight row apart, and the packed copy measured faster (docs/NOTES.md). */
-    plan->direct_b = p->b_col_stride == 1 && p->k <= DIRECT_B_MAX_K;
+    plan->direct_b = p->b_col_stride == 1 && p->k <= DIRECT_B_MAX_K && p->b_row_stride % L1_ALIASING_FLOATS != 0;
     /* On two threads a packed B (forward, backward_input) leaves A to be packed by each column
      * task into its own L2, once per thread: no second pool run, no A block read back from L3,
      * for twice the packing of a small operand. Measured +6-8% on the n = 768 forwards and the
