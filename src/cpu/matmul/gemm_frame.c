@@ -20,6 +20,8 @@
 #define L1_ALIASING_FLOATS 1024
 /* B read in place by every row task must stay in a core's L2 (1 MiB on Zen 5, 2 MiB on the Xeon). */
 #define DIRECT_B_CACHED_BYTES (1L << 20)
+/* Widest n for which two threads each pack A themselves (see gemm_plan): GPT-2's layers, not its head. */
+#define PER_THREAD_A_MAX_N 4096
 /* With A packed whole: panels a column task should get when there are tasks enough (gemm_plan). */
 #define MIN_PANELS_PER_TASK 8
 /* Fewest rows a task gets when m is cut finely: the attproj weight gradient on 16 threads ran
@@ -96,8 +98,10 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     /* On two threads a packed B (forward, backward_input) leaves A to be packed by each column
      * task into its own L2, once per thread: no second pool run, no A block read back from L3,
      * for twice the packing of a small operand. Measured +6-8% on the n = 768 forwards and the
-     * layers' input gradients, the same on the others (NOTES.md, round eight). */
-    int per_thread_a = n_threads <= 2 && !plan->direct_b && plan->tasks_m == 1;
+     * layers' input gradients, the same on the others (NOTES.md, round eight). Not for a wide n
+     * (the head's forward): one long task a thread cannot balance a core slowed by a neighbour,
+     * and there the shared pack is a small part of the call. */
+    int per_thread_a = n_threads <= 2 && !plan->direct_b && plan->tasks_m == 1 && p->n <= PER_THREAD_A_MAX_N;
     if (!plan->direct_b && b_small && plan->tasks_m > 1 && !(a_small && a_bytes < b_bytes && n_threads > 1))
         plan->whole_b = 1;
     else if (a_small && n_threads > 1 && !per_thread_a &&
