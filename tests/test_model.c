@@ -8,6 +8,7 @@
 #include "io/files.h"
 #include "model/gpt2.h"
 #include "test.h"
+#include "util/rng.h"
 #include "util/threadpool.h"
 
 #define FIXTURE_DIR "tests/fixtures/"
@@ -221,11 +222,37 @@ TEST(test_cached_decoding_matches_forward) {
     gpt2_free(&model);
 }
 
+/* The random initialisation's normal fill runs its transform on the pool: the values and the
+ * generator's state afterwards must equal drawing them one at a time, for any thread count, across
+ * chunk boundaries (2^17 values) and for fills too small to split. */
+TEST(test_parallel_normal_fill_matches_the_serial_stream) {
+    static const long sizes[] = {1, 4095, 4097, 131072, 300001};
+    for (int threads = 1; threads <= 3; threads++) {
+        pool_init(threads);
+        for (int s = 0; s < 5; s++) {
+            long n = sizes[s];
+            float *filled = malloc(n * sizeof(float)), *serial = malloc(n * sizeof(float));
+            Rng parallel_rng, serial_rng;
+            rng_seed(&parallel_rng, 1337 + s);
+            rng_seed(&serial_rng, 1337 + s);
+            for (long i = 0; i < n; i++) filled[i] = -7.0f; /* poison */
+            rng_fill_normal(&parallel_rng, filled, n, 0.5f, 0.02f);
+            for (long i = 0; i < n; i++) serial[i] = 0.5f + 0.02f * rng_normal(&serial_rng);
+            CHECK(memcmp(filled, serial, n * sizeof(float)) == 0, "%d threads, n=%ld: values differ", threads, n);
+            CHECK(parallel_rng.state == serial_rng.state, "%d threads, n=%ld: generator states differ", threads, n);
+            free(filled);
+            free(serial);
+        }
+    }
+    pool_init(2);
+}
+
 int main(void) {
     pool_init(2);
     RUN_TEST(test_parity_with_pytorch);
     RUN_TEST(test_accumulation_matches_single_pass);
     RUN_TEST(test_gradients_restart_after_update);
     RUN_TEST(test_cached_decoding_matches_forward);
+    RUN_TEST(test_parallel_normal_fill_matches_the_serial_stream);
     return TEST_SUMMARY();
 }

@@ -1,4 +1,5 @@
-/* A small, fast, reproducible random number generator (xorshift64*), plus normal samples.
+/* A small, fast, reproducible random number generator (xorshift64*), plus normal samples (whose
+ * large fills run their transform on the thread pool, with the same values as one at a time).
  * Its whole state is one 64-bit word, so it is saved with checkpoints to make resumes exact. */
 #ifndef CGPT_RNG_H
 #define CGPT_RNG_H
