@@ -13,39 +13,41 @@
 #include "cpu/ops/vectorize.h"
 #include "util/error.h"
 
+/* The columns [0, 16 * vectors) of a weighted row sum (below), one accumulator per 16 columns;
+ * vectors is a constant where this is inlined. */
+ALWAYS_INLINE void weighted_row_sum_vectors(float *out, const int vectors, const float *coef, long coef_stride,
+                                            const float *rows, long row_stride, int count) {
+    f32x16 acc[4] = {{0}, {0}, {0}, {0}}, r;
+    for (int i = 0; i < count; i++) {
+        float weight = coef[i * coef_stride];
+        const float *row = rows + i * row_stride;
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) {
+            vec_load(&r, row + v * LANES);
+            acc[v] += weight * r;
+        }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < vectors; v++) vec_store(out + v * LANES, &acc[v]);
+}
+
 /* out[j] = sum_{i < count} coef[i * coef_stride] * rows[i * row_stride + j] for j < width, i in
- * ascending order. Columns go 64 then 16 at a time in vector accumulators; the last few one at a
- * time in the same order, so a column's result does not depend on where it falls. */
+ * ascending order. Columns go 64 at a time in vector accumulators, then the remaining 48, 32 or 16
+ * together (independent chains: the scores of a causal row are 16-48 wide, and one chain of 64
+ * dependent adds was latency-bound); the last few one at a time in the same order, so a column's
+ * result does not depend on where it falls. */
 ALWAYS_INLINE void weighted_row_sum(float *out, int width, const float *coef, long coef_stride,
                                     const float *rows, long row_stride, int count) {
     int j0 = 0;
-    for (; j0 + 4 * LANES <= width; j0 += 4 * LANES) {
-        f32x16 acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0}, r0, r1, r2, r3;
-        for (int i = 0; i < count; i++) {
-            float weight = coef[i * coef_stride];
-            const float *row = rows + i * row_stride + j0;
-            vec_load(&r0, row);
-            vec_load(&r1, row + LANES);
-            vec_load(&r2, row + 2 * LANES);
-            vec_load(&r3, row + 3 * LANES);
-            acc0 += weight * r0;
-            acc1 += weight * r1;
-            acc2 += weight * r2;
-            acc3 += weight * r3;
-        }
-        vec_store(out + j0, &acc0);
-        vec_store(out + j0 + LANES, &acc1);
-        vec_store(out + j0 + 2 * LANES, &acc2);
-        vec_store(out + j0 + 3 * LANES, &acc3);
+    for (; j0 + 4 * LANES <= width; j0 += 4 * LANES)
+        weighted_row_sum_vectors(out + j0, 4, coef, coef_stride, rows + j0, row_stride, count);
+    switch ((width - j0) / LANES) {
+    case 3: weighted_row_sum_vectors(out + j0, 3, coef, coef_stride, rows + j0, row_stride, count); break;
+    case 2: weighted_row_sum_vectors(out + j0, 2, coef, coef_stride, rows + j0, row_stride, count); break;
+    case 1: weighted_row_sum_vectors(out + j0, 1, coef, coef_stride, rows + j0, row_stride, count); break;
+    default: break;
     }
-    for (; j0 + LANES <= width; j0 += LANES) {
-        f32x16 acc = {0}, r;
-        for (int i = 0; i < count; i++) {
-            vec_load(&r, rows + i * row_stride + j0);
-            acc += coef[i * coef_stride] * r;
-        }
-        vec_store(out + j0, &acc);
-    }
+    j0 += (width - j0) / LANES * LANES;
     for (int j = j0; j < width; j++) {
         float acc = 0.0f;
         for (int i = 0; i < count; i++) acc += coef[i * coef_stride] * rows[i * row_stride + j];
