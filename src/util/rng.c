@@ -26,7 +26,13 @@ uint64_t rng_next_u64(Rng *rng) {
 
 float rng_uniform(Rng *rng) { return (float)(rng_next_u64(rng) >> 40) / 16777216.0f; }
 
-static float box_muller(uint64_t first, uint64_t second);
+/* A standard normal from two draws, the first for the radius and the second for the angle. */
+static float box_muller(uint64_t first, uint64_t second) {
+    /* 1 - u keeps the log argument in (0, 1] */
+    double u1 = 1.0 - (double)(first >> 11) * (1.0 / 9007199254740992.0);
+    double u2 = (double)(second >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
 
 float rng_normal(Rng *rng) {
     uint64_t first = rng_next_u64(rng);
@@ -54,13 +60,6 @@ typedef struct {
     int transform_tasks;
     float mean, std;
 } NormalJob;
-
-static float box_muller(uint64_t first, uint64_t second) {
-    /* 1 - u keeps the log argument in (0, 1] */
-    double u1 = 1.0 - (double)(first >> 11) * (1.0 / 9007199254740992.0);
-    double u2 = (double)(second >> 11) * (1.0 / 9007199254740992.0);
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
 
 static void fill_draws(Rng *rng, uint64_t *draws, long values) {
     for (long i = 0; i < 2 * values; i++) draws[i] = rng_next_u64(rng);

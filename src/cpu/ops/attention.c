@@ -41,13 +41,14 @@ ALWAYS_INLINE void weighted_row_sum(float *out, int width, const float *coef, lo
     int j0 = 0;
     for (; j0 + 4 * LANES <= width; j0 += 4 * LANES)
         weighted_row_sum_vectors(out + j0, 4, coef, coef_stride, rows + j0, row_stride, count);
-    switch ((width - j0) / LANES) {
+    int vectors_left = (width - j0) / LANES;
+    switch (vectors_left) { /* each case a constant, so its accumulators stay in registers */
     case 3: weighted_row_sum_vectors(out + j0, 3, coef, coef_stride, rows + j0, row_stride, count); break;
     case 2: weighted_row_sum_vectors(out + j0, 2, coef, coef_stride, rows + j0, row_stride, count); break;
     case 1: weighted_row_sum_vectors(out + j0, 1, coef, coef_stride, rows + j0, row_stride, count); break;
     default: break;
     }
-    j0 += (width - j0) / LANES * LANES;
+    j0 += vectors_left * LANES;
     for (int j = j0; j < width; j++) {
         float acc = 0.0f;
         for (int i = 0; i < count; i++) acc += coef[i * coef_stride] * rows[i * row_stride + j];
