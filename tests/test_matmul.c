@@ -195,16 +195,21 @@ static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
           "%s backward_weight M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
     err = squares_error(squares, dweight, NK);
     CHECK(err <= 1e-5, "%s backward_weight squares M=%d N=%d K=%d: relative error %.3g", rung->name, M, N, K, err);
-    /* overwriting: the NaNs must never be read, or they would show in the result */
-    poison(dweight, NK);
+    free(dweight);
+    /* overwriting: the NaNs must never be read, or they would show in the result. The buffer is
+     * 64-byte aligned, as the model's are (rungs may write whole aligned lines with streaming
+     * stores there); the accumulating call above had malloc's alignment. */
+    size_t written_bytes = ((size_t)(NK > 0 ? NK : 1) * sizeof(float) + 63) / 64 * 64;
+    float *written = aligned_alloc(64, written_bytes);
+    poison(written, NK);
     squares = NAN;
-    rung->backward_weight(dweight, c->dout, c->inp, M, N, K, 0, &squares);
-    CHECK(close_enough(rung, dweight, c->dweight_written_ref, c->dweight_written_mag, NK, &err),
+    rung->backward_weight(written, c->dout, c->inp, M, N, K, 0, &squares);
+    CHECK(close_enough(rung, written, c->dweight_written_ref, c->dweight_written_mag, NK, &err),
           "%s backward_weight (overwriting) M=%d N=%d K=%d: error %.3g", rung->name, M, N, K, err);
-    err = squares_error(squares, dweight, NK);
+    err = squares_error(squares, written, NK);
     CHECK(err <= 1e-5, "%s backward_weight (overwriting) squares M=%d N=%d K=%d: relative error %.3g", rung->name, M,
           N, K, err);
-    free(dweight);
+    free(written);
 
     float *dbias = copy_floats(c->dbias_start, N);
     (rung->backward_bias ? rung->backward_bias : matmul_backward_bias)(dbias, c->dout, M, N);

@@ -19,6 +19,7 @@
 
 #include "cpu/matmul/gemm_frame.h"
 #include "cpu/matmul/matmul.h"
+#include "util/bigmem.h"
 #include "util/rng.h"
 #include "util/threadpool.h"
 #include "util/timer.h"
@@ -114,12 +115,15 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+extern int amx_lab_knob; /* TEMPORARY */
+static int knobs[MAX_RUNGS];
 static int overwrite; /* -overwrite: weight gradients written, not accumulated (a step's first micro-step) */
 static int with_squares[MAX_RUNGS]; /* "+sq" */
 static double squares;
 static void call(const MatmulRung *rung, int pass, float *out, float *left, float *right, float *bias, int M, int N,
                  int K, int slot) {
     variant = &variants[slot];
+    amx_lab_knob = knobs[slot];
     if (pass == 0) rung->forward(out, left, right, bias, M, N, K);
     else if (pass == 1) rung->backward_input(out, left, right, M, N, K);
     else rung->backward_weight(out, left, right, M, N, K, !overwrite, with_squares[slot] ? &squares : NULL);
@@ -141,6 +145,8 @@ int main(int argc, char **argv) {
             if (plus && !plus[3]) *plus = 0, with_squares[n_rungs] = 1;
             int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect") ||
                              !strcmp(argv[i], "default");
+            char *at = strchr(argv[i], '@');
+            if (at) knobs[n_rungs] = atoi(at + 1), *at = 0;
             const MatmulRung *rung = is_variant ? parse_variant(argv[i], n_rungs) : matmul_find(argv[i]);
             if (!rung || !rung->available()) { fprintf(stderr, "rung %s unknown or unavailable\n", argv[i]); return 2; }
             rungs[n_rungs++] = rung;
@@ -164,8 +170,10 @@ int main(int argc, char **argv) {
         /* -cold: as in a training step, the weight (or the weight gradient) of each call is one
          * no recent call touched: calls rotate through copies that together exceed any cache */
         int copies = cold ? (int)((256L << 20) / (big * (long)sizeof(float)) + 1) : 1;
-        float *left = malloc(big * sizeof(float)), *rights = malloc(copies * big * sizeof(float));
-        float *outs = malloc(copies * big * sizeof(float)), *bias = malloc(N * sizeof(float));
+        /* big_alloc (huge pages), as the model's buffers: 4 KiB pages make every output row of a
+         * block a TLB miss */
+        float *left = big_alloc(big * sizeof(float)), *rights = big_alloc(copies * big * sizeof(float));
+        float *outs = big_alloc(copies * big * sizeof(float)), *bias = malloc(N * sizeof(float));
         rng_fill_uniform(&rng, left, big, -1, 1);
         rng_fill_uniform(&rng, rights, copies * big, -1, 1);
         rng_fill_uniform(&rng, outs, copies * big, -1, 1);
