@@ -24,7 +24,7 @@ static double horizontal_sum_256(__m256 x) {
  * of what is stored, summed from the registers, one accumulator per column vector (reading C back
  * after the stores cost ~8% of a weight gradient on Zen 5). */
 static inline __attribute__((always_inline)) void avx2_store_tile(__m256 sum[AVX2_MR][AVX2_NV], float *c, long c_row_stride,
-                                                                 int accumulate, const float *bias, double *squares,
+                                                                 int store, const float *bias, double *squares,
                                                                  const int with_squares) {
     __m256 squares_acc[AVX2_NV];
     for (int v = 0; v < AVX2_NV; v++) squares_acc[v] = _mm256_setzero_ps();
@@ -34,7 +34,7 @@ static inline __attribute__((always_inline)) void avx2_store_tile(__m256 sum[AVX
         for (int v = 0; v < AVX2_NV; v++) {
             float *out = c + i * c_row_stride + 8 * v;
             __m256 result = sum[i][v];
-            if (accumulate)
+            if (store == GEMM_ADD) /* GEMM_STREAM is written as GEMM_WRITE here */
                 result = _mm256_add_ps(_mm256_loadu_ps(out), result);
             else if (bias)
                 result = _mm256_add_ps(_mm256_loadu_ps(bias + 8 * v), result);
@@ -49,7 +49,7 @@ static inline __attribute__((always_inline)) void avx2_store_tile(__m256 sum[AVX
 }
 
 static void avx2_kernel(long k_len, const float *a_panel, const float *b_panel, long b_step,
-                        float *c, long c_row_stride, int accumulate, const float *bias, double *squares) {
+                        float *c, long c_row_stride, int store, const float *bias, double *squares) {
     __m256 sum[AVX2_MR][AVX2_NV];
     for (int i = 0; i < AVX2_MR; i++)
         for (int v = 0; v < AVX2_NV; v++) sum[i][v] = _mm256_setzero_ps();
@@ -69,8 +69,8 @@ static void avx2_kernel(long k_len, const float *a_panel, const float *b_panel, 
 
     /* Two copies of the store, so that the usual one (no squares) stays as lean as before: with
      * one copy testing `squares` per vector, the products ran 1-10% slower. */
-    if (squares) avx2_store_tile(sum, c, c_row_stride, accumulate, bias, squares, 1);
-    else avx2_store_tile(sum, c, c_row_stride, accumulate, bias, NULL, 0);
+    if (squares) avx2_store_tile(sum, c, c_row_stride, store, bias, squares, 1);
+    else avx2_store_tile(sum, c, c_row_stride, store, bias, NULL, 0);
 }
 
 const GemmKernel gemm_kernel_avx2 = {

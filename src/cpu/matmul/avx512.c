@@ -33,7 +33,7 @@
  * of what is stored, summed from the registers, one accumulator per column vector (reading C back
  * after the stores cost ~8% of a weight gradient on Zen 5). */
 static inline __attribute__((always_inline)) void avx512_store_tile(__m512 sum[AVX512_MR][AVX512_NV], float *c, long c_row_stride,
-                                                                 int accumulate, const float *bias, double *squares,
+                                                                 int store, const float *bias, double *squares,
                                                                  const int with_squares) {
     __m512 squares_acc[AVX512_NV];
     for (int v = 0; v < AVX512_NV; v++) squares_acc[v] = _mm512_setzero_ps();
@@ -43,11 +43,12 @@ static inline __attribute__((always_inline)) void avx512_store_tile(__m512 sum[A
         for (int v = 0; v < AVX512_NV; v++) {
             float *out = c + i * c_row_stride + 16 * v;
             __m512 result = sum[i][v];
-            if (accumulate)
+            if (store == GEMM_ADD)
                 result = _mm512_add_ps(_mm512_loadu_ps(out), result);
             else if (bias)
                 result = _mm512_add_ps(_mm512_loadu_ps(bias + 16 * v), result);
-            _mm512_storeu_ps(out, result);
+            if (store == GEMM_STREAM) _mm512_stream_ps(out, result);
+            else _mm512_storeu_ps(out, result);
             if (with_squares) squares_acc[v] = _mm512_fmadd_ps(result, result, squares_acc[v]);
         }
     if (with_squares) {
@@ -58,7 +59,7 @@ static inline __attribute__((always_inline)) void avx512_store_tile(__m512 sum[A
 }
 
 static void avx512_kernel(long k_len, const float *a_panel, const float *b_panel, long b_step,
-                          float *c, long c_row_stride, int accumulate, const float *bias, double *squares) {
+                          float *c, long c_row_stride, int store, const float *bias, double *squares) {
     __m512 sum[AVX512_MR][AVX512_NV];
     for (int i = 0; i < AVX512_MR; i++)
         for (int v = 0; v < AVX512_NV; v++) sum[i][v] = _mm512_setzero_ps();
@@ -80,8 +81,8 @@ static void avx512_kernel(long k_len, const float *a_panel, const float *b_panel
 
     /* Two copies of the store, so that the usual one (no squares) stays as lean as before: with
      * one copy testing `squares` per vector, the products ran 1-10% slower. */
-    if (squares) avx512_store_tile(sum, c, c_row_stride, accumulate, bias, squares, 1);
-    else avx512_store_tile(sum, c, c_row_stride, accumulate, bias, NULL, 0);
+    if (squares) avx512_store_tile(sum, c, c_row_stride, store, bias, squares, 1);
+    else avx512_store_tile(sum, c, c_row_stride, store, bias, NULL, 0);
 }
 
 /* Transposes a 16 x 16 block in registers: rows[r] holds row r; afterwards rows[c] holds column c.

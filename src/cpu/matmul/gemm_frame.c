@@ -3,8 +3,12 @@
  * holds no SIMD code of its own: the speed lives in the micro-kernel and, optionally, its packer. */
 #include "cpu/matmul/gemm_frame.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h> /* _mm_sfence: SSE, in every x86-64 baseline */
+#endif
 
 #include "util/error.h"
 
@@ -61,8 +65,8 @@ GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, cons
     return (GemmProblem){.m = N, .n = K, .k = M,
                          .a = dout, .a_row_stride = 1, .a_col_stride = N,
                          .b = inp, .b_row_stride = K, .b_col_stride = 1,
-                         .c = dweight, .c_row_stride = K, .accumulate = accumulate, .bias = NULL,
-                         .squares = squares};
+                         .c = dweight, .c_row_stride = K, .accumulate = accumulate, .stream = !accumulate,
+                         .bias = NULL, .squares = squares};
 }
 
 void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *problem, int n_threads) {
@@ -213,7 +217,7 @@ void gemm_pack_whole(const GemmPlan *plan, int part) {
  * with the same arithmetic (one add of C or bias) as the kernel's own store; with squares, the
  * sum of the squares of what was stored. */
 static void edge_tile(const GemmKernel *kernel, long k_len, const float *a_panel, const float *b_panel,
-                      long b_step, float *c, long c_row_stride, int rows, int cols, int accumulate, const float *bias,
+                      long b_step, float *c, long c_row_stride, int rows, int cols, int store, const float *bias,
                       double *squares) {
     _Alignas(64) float tile[GEMM_MAX_TILE];
     kernel->kernel(k_len, a_panel, b_panel, b_step, tile, kernel->nr, 0, NULL, NULL);
@@ -222,7 +226,7 @@ static void edge_tile(const GemmKernel *kernel, long k_len, const float *a_panel
         for (int j = 0; j < cols; j++) {
             float sum = tile[i * kernel->nr + j];
             float *out = c + i * c_row_stride + j;
-            *out = accumulate ? *out + sum : bias ? bias[j] + sum : sum;
+            *out = store == GEMM_ADD ? *out + sum : bias ? bias[j] + sum : sum;
             if (squares) sum_of_squares += (double)*out * *out;
         }
     if (squares) *squares = sum_of_squares;
@@ -290,12 +294,16 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
     int n0 = task % plan->tasks_n * plan->task_cols, n1 = min_int(p->n, n0 + plan->task_cols);
     if (p->k == 0) { empty_product(plan, m0, m1, n0, n1); return; }
     float *a_block = scratch, *b_panel = scratch + (size_t)kernel->kc * plan->task_rows;
+    int streaming = p->stream && !p->accumulate && !p->bias && p->k <= kernel->kc && (p->c_row_stride * 4) % 64 == 0 &&
+                    ((uintptr_t)p->c + (uintptr_t)n0 * 4) % 64 == 0 && (kernel->nr * 4) % 64 == 0;
 
     for (int k0 = 0; k0 < p->k; k0 += kernel->kc) {
         long k_len = min_int(kernel->kc, p->k - k0);
-        /* the first k block stores (plus bias) unless the problem accumulates; later ones add */
-        int accumulate = k0 > 0 || p->accumulate;
-        const float *bias = accumulate ? NULL : p->bias;
+        /* the first k block stores (plus bias) unless the problem accumulates; later ones add. A
+         * result written in one k block may stream past the caches (p->stream) where its rows and
+         * tiles start on cache lines. */
+        int store = k0 > 0 || p->accumulate ? GEMM_ADD : streaming ? GEMM_STREAM : GEMM_WRITE;
+        const float *bias = store == GEMM_ADD ? NULL : p->bias;
         /* the last k block finishes C: the kernels sum its tiles' squares from their registers */
         double *squares = plan->tile_squares && k0 + kernel->kc >= p->k ? plan->tile_squares : NULL;
         long tiles_down = plan->m_padded / mr; /* tile_squares is column major over the tiles */
@@ -329,14 +337,17 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
                 float *c = p->c + (long)i * p->c_row_stride + j;
                 double *tile_squares = squares ? squares + (j / nr) * tiles_down + i / mr : NULL;
                 if (rows == mr && cols == nr)
-                    kernel->kernel(k_len, a_micro, b_micro, b_step, c, p->c_row_stride, accumulate, bias_j,
+                    kernel->kernel(k_len, a_micro, b_micro, b_step, c, p->c_row_stride, store, bias_j,
                                    tile_squares);
                 else
                     edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols,
-                              accumulate, bias_j, tile_squares);
+                              store, bias_j, tile_squares);
             }
         }
     }
+#if defined(__x86_64__) || defined(__i386__)
+    if (streaming) _mm_sfence(); /* the streamed tiles visible before the pool reports the task done */
+#endif
 }
 
 size_t gemm_tile_squares_count(const GemmPlan *plan) {
@@ -384,7 +395,7 @@ void gemm_serial(const GemmKernel *kernel, const GemmProblem *problem, GemmBuffe
 enum { PORTABLE_MR = 4, PORTABLE_NR = 8 };
 
 static void portable_kernel(long k_len, const float *a_panel, const float *b_panel, long b_step, float *c,
-                            long c_row_stride, int accumulate, const float *bias, double *squares) {
+                            long c_row_stride, int store, const float *bias, double *squares) {
     float sum[PORTABLE_MR][PORTABLE_NR] = {{0}};
     for (long p = 0; p < k_len; p++) {
         const float *a = a_panel + p * PORTABLE_MR, *b = b_panel + p * b_step;
@@ -394,7 +405,7 @@ static void portable_kernel(long k_len, const float *a_panel, const float *b_pan
     for (int i = 0; i < PORTABLE_MR; i++)
         for (int j = 0; j < PORTABLE_NR; j++) {
             float *out = c + i * c_row_stride + j;
-            *out = accumulate ? *out + sum[i][j] : bias ? bias[j] + sum[i][j] : sum[i][j];
+            *out = store == GEMM_ADD ? *out + sum[i][j] : bias ? bias[j] + sum[i][j] : sum[i][j];
             sum[i][j] = *out;
         }
     if (squares) {

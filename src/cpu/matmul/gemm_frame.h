@@ -10,15 +10,21 @@
 /* Largest register tile (MR * NR floats) a kernel may use: edge tiles go through a stack buffer. */
 #define GEMM_MAX_TILE 2048
 
+/* How a micro-kernel stores its tile: added to C, or written over it (plus bias). GEMM_STREAM
+ * writes (never with a bias) with streaming stores that skip the caches, for a result nothing will
+ * read soon; the frame asks for it only where the tile's rows start on 64-byte boundaries, and a
+ * kernel may treat it as GEMM_WRITE. */
+enum { GEMM_WRITE = 0, GEMM_ADD = 1, GEMM_STREAM = 2 };
+
 /* Computes one MR x NR tile: sum over p < k_len of a_panel[p*MR + i] * b_panel[p*b_step + j].
  * b_step is NR for a packed B panel, or B's row stride when B is read in place (its rows already
- * hold NR contiguous floats: no copy needed). If accumulate, c[i, j] += sum; else c[i, j] = sum
- * (+ bias[j] when bias is not NULL). c is row-major with c_row_stride floats between rows.
+ * hold NR contiguous floats: no copy needed). store (GEMM_ADD, ...): c[i, j] += sum, or c[i, j] =
+ * sum (+ bias[j] when bias is not NULL). c is row-major with c_row_stride floats between rows.
  * If squares is not NULL, *squares = the sum of the squares of the MR x NR values stored, taken
  * from the registers (summed in float, in an order fixed by the kernel): the gradient norm's share
  * of this tile, without reading C back. */
 typedef void (*GemmMicroKernel)(long k_len, const float *a_panel, const float *b_panel, long b_step,
-                                float *c, long c_row_stride, int accumulate, const float *bias, double *squares);
+                                float *c, long c_row_stride, int store, const float *bias, double *squares);
 
 /* Copies a panel of `width` (MR or NR) lanes over k_len steps into dst[p*width + lane], reading
  * src[lane*lane_stride + p*k_stride]; lanes >= lanes_used are zero. A rung may supply a faster one
@@ -47,6 +53,8 @@ typedef struct GemmProblem {
     float *c;
     long c_row_stride;
     int accumulate;     /* 1: C += product; 0: C = product (+ bias) */
+    int stream;         /* with accumulate 0 and no bias: C is not read soon (a weight gradient before
+                         * AdamW), so its tiles may bypass the caches (GEMM_STREAM) */
     const float *bias;  /* [n] or NULL; only used when not accumulating */
     double *squares;    /* NULL, or where the sum of squares of the finished C goes: each tile's from
                          * the kernel, then the tiles in a fixed order (never the threads') */
