@@ -164,12 +164,18 @@ static double squares_error(double squares, const float *dweight, long n) {
     return sum > 0 ? fabs((double)((squares - sum) / sum)) : fabs(squares);
 }
 
+/* n floats, 64-byte aligned as the model's buffers are: rungs may write whole aligned lines of
+ * an output with streaming stores, and rows of odd widths then alternate between both paths. */
+static float *aligned_floats(long n) {
+    return aligned_alloc(64, ((size_t)(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64);
+}
+
 /* Runs all passes of one rung on one case and compares each with the reference. */
 static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
     int M = c->M, N = c->N, K = c->K;
     long MN = (long)M * N, MK = (long)M * K, NK = (long)N * K;
     double err;
-    float *out = malloc((MN > 0 ? MN : 1) * sizeof(float));
+    float *out = aligned_floats(MN);
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         poison(out, MN);
         rung->forward(out, c->inp, c->weight, with_bias ? c->bias : NULL, M, N, K);
@@ -180,7 +186,7 @@ static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
     free(out);
 
     /* backward_input writes dinp: NaNs it read would show in the result */
-    float *dinp = malloc((MK > 0 ? MK : 1) * sizeof(float));
+    float *dinp = aligned_floats(MK);
     poison(dinp, MK);
     rung->backward_input(dinp, c->dout, c->weight, M, N, K);
     CHECK(close_enough(rung, dinp, c->dinp_ref, c->dinp_mag, MK, &err),
@@ -196,11 +202,9 @@ static void check_rung_on_case(const MatmulRung *rung, const Case *c) {
     err = squares_error(squares, dweight, NK);
     CHECK(err <= 1e-5, "%s backward_weight squares M=%d N=%d K=%d: relative error %.3g", rung->name, M, N, K, err);
     free(dweight);
-    /* overwriting: the NaNs must never be read, or they would show in the result. The buffer is
-     * 64-byte aligned, as the model's are (rungs may write whole aligned lines with streaming
-     * stores there); the accumulating call above had malloc's alignment. */
-    size_t written_bytes = ((size_t)(NK > 0 ? NK : 1) * sizeof(float) + 63) / 64 * 64;
-    float *written = aligned_alloc(64, written_bytes);
+    /* overwriting: the NaNs must never be read, or they would show in the result. Aligned, where
+     * the accumulating call above had malloc's alignment. */
+    float *written = aligned_floats(NK);
     poison(written, NK);
     squares = NAN;
     rung->backward_weight(written, c->dout, c->inp, M, N, K, 0, &squares);

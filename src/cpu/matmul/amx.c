@@ -76,7 +76,7 @@ typedef struct {
     long ldo;
     const float *bias;
     int overwrite;
-    int nontemporal;               /* full rows of 32 aligned floats go straight to memory (see store_block) */
+    int nontemporal;               /* written with streaming stores where it can be (see store_block) */
     int stream_b;                  /* B is a weight matrix: pack it inside the tasks (see stream_task) */
     int rows, cols, depth;
     int pairs;                     /* K-pairs, padded to whole tiles */
@@ -102,8 +102,7 @@ static void pack_task(void *context, int task) {
  * writes it over out plus bias when overwriting. Edges are masked, so rows and columns past the
  * matrix are never touched. With block_squares, the block's sum of squares of what it stored
  * (in float, from the registers). With nontemporal, whole 128-byte rows that start on a cache line
- * are written with streaming stores: a normal store first reads the line from DRAM (the weight
- * gradients, 0.5 GB a step, are in no cache) and waits for it; the tasks end with an sfence. */
+ * are written with streaming stores (see wants_streaming_stores); the tasks end with an sfence. */
 static void store_block(const Gemm *g, int block_row, int block_col, const float *scratch) {
     int row = block_row * BLOCK, col = block_col * BLOCK;
     int rows = g->rows - row < BLOCK ? g->rows - row : BLOCK, cols = g->cols - col;
@@ -266,6 +265,7 @@ static void stream_task(void *context, int task) {
         if (g->slices == 1) store_block(g, br, block_col, scratch[br - first_row]);
         else memcpy(partial_block(g, slice, br * col_blocks + block_col), scratch[br - first_row], sizeof scratch[0]);
     }
+    if (g->nontemporal) _mm_sfence();
     _tile_release();
 }
 
@@ -282,6 +282,7 @@ static void reduce_task(void *context, int task) {
     }
     int col_blocks = bf16_div_up(g->cols, BLOCK);
     store_block(g, task / col_blocks, task % col_blocks, sum);
+    if (g->nontemporal) _mm_sfence();
 }
 
 static void pack_a_task(void *context, int task) { bf16_run_pack_plan(&((const Gemm *)context)->a_plan, task); }
@@ -350,15 +351,27 @@ static void gemm(Gemm *g) {
 
 static int amx_available(void) { return amx_usable(); }
 
+/* Streaming stores for outputs written over, from 256 KiB up. A normal store that misses first
+ * reads its line from memory, and the core waits on those reads in store order: that, not
+ * bandwidth, made the stores of the outputs ~17 ms of a 124M step on the Xeon (skipping them in a
+ * lab build). Written around the caches, an output costs its consumer one streamed read from
+ * DRAM instead, which the prefetchers keep fast: whole steps +3% to +18% for the weight
+ * gradients (nothing reads them before AdamW), and a further +1% to +8% for the forward outputs
+ * and input gradients. Small outputs (generation's single rows) stay in cache for their reader. */
+enum { STREAM_MIN_FLOATS = 64 * 1024 };
+static int wants_streaming_stores(int rows, int cols) { return (long)rows * cols >= STREAM_MIN_FLOATS; }
+
 static void amx_forward(float *out, const float *inp, const float *weight, const float *bias, int M, int N, int K) {
-    Gemm g = {.out = out, .ldo = N, .bias = bias, .overwrite = 1, .stream_b = 1, .rows = M, .cols = N, .depth = K,
+    Gemm g = {.out = out, .ldo = N, .bias = bias, .overwrite = 1, .nontemporal = wants_streaming_stores(M, N),
+              .stream_b = 1, .rows = M, .cols = N, .depth = K,
               .a = {.data = inp, .stride_w = K, .stride_p = 1, .width = M, .depth = K},
               .b = {.data = weight, .stride_w = K, .stride_p = 1, .width = N, .depth = K}};
     gemm(&g);
 }
 
 static void amx_backward_input(float *dinp, const float *dout, const float *weight, int M, int N, int K) {
-    Gemm g = {.out = dinp, .ldo = K, .overwrite = 1, .stream_b = 1, .rows = M, .cols = K, .depth = N,
+    Gemm g = {.out = dinp, .ldo = K, .overwrite = 1, .nontemporal = wants_streaming_stores(M, K),
+              .stream_b = 1, .rows = M, .cols = K, .depth = N,
               .a = {.data = dout, .stride_w = N, .stride_p = 1, .width = M, .depth = N},
               .b = {.data = weight, .stride_w = 1, .stride_p = K, .width = K, .depth = N}};
     gemm(&g);
@@ -383,8 +396,8 @@ static void amx_backward_weight(float *dweight, const float *dout, const float *
         }
         block_squares = squares_buffer;
     }
-    /* overwritten gradients bypass the caches (store_block): nothing reads them before AdamW, and
-     * their sums of squares come from the registers. Whole steps on the Xeon: +3% to +18%. */
+    /* overwritten gradients bypass the caches at any size: nothing reads them before AdamW, and
+     * their sums of squares come from the registers */
     Gemm g = {.out = dweight, .ldo = K, .overwrite = !accumulate, .nontemporal = !accumulate, .rows = N, .cols = K, .depth = M,
               .block_squares = block_squares,
               .a = {.data = dout, .stride_w = 1, .stride_p = N, .width = N, .depth = M},
