@@ -115,15 +115,12 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-extern int amx_lab_knob; /* TEMPORARY */
-static int knobs[MAX_RUNGS];
 static int overwrite; /* -overwrite: weight gradients written, not accumulated (a step's first micro-step) */
 static int with_squares[MAX_RUNGS]; /* "+sq" */
 static double squares;
 static void call(const MatmulRung *rung, int pass, float *out, float *left, float *right, float *bias, int M, int N,
                  int K, int slot) {
     variant = &variants[slot];
-    amx_lab_knob = knobs[slot];
     if (pass == 0) rung->forward(out, left, right, bias, M, N, K);
     else if (pass == 1) rung->backward_input(out, left, right, M, N, K);
     else rung->backward_weight(out, left, right, M, N, K, !overwrite, with_squares[slot] ? &squares : NULL);
@@ -145,8 +142,6 @@ int main(int argc, char **argv) {
             if (plus && !plus[3]) *plus = 0, with_squares[n_rungs] = 1;
             int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect") ||
                              !strcmp(argv[i], "default");
-            char *at = strchr(argv[i], '@');
-            if (at) knobs[n_rungs] = atoi(at + 1), *at = 0;
             const MatmulRung *rung = is_variant ? parse_variant(argv[i], n_rungs) : matmul_find(argv[i]);
             if (!rung || !rung->available()) { fprintf(stderr, "rung %s unknown or unavailable\n", argv[i]); return 2; }
             rungs[n_rungs++] = rung;
@@ -174,6 +169,7 @@ int main(int argc, char **argv) {
          * block a TLB miss */
         float *left = big_alloc(big * sizeof(float)), *rights = big_alloc(copies * big * sizeof(float));
         float *outs = big_alloc(copies * big * sizeof(float)), *bias = malloc(N * sizeof(float));
+        if (!left || !rights || !outs || !bias) { fprintf(stderr, "gemm_lab: out of memory\n"); return 1; }
         rng_fill_uniform(&rng, left, big, -1, 1);
         rng_fill_uniform(&rng, rights, copies * big, -1, 1);
         rng_fill_uniform(&rng, outs, copies * big, -1, 1);
