@@ -140,6 +140,14 @@ if awk '/"breakdown":true/ && /"pass":/ { rows++; match($0, /"ms_per_step":[0-9.
                      rest < 0.1 * step && rest > -0.1 * step) }' breakdown.jsonl
 then ok "bench --breakdown: 18 classes adding up to the matmul time, 12 op rows covering the step"
 else fail "bench --breakdown" "$(head -c 300 breakdown.jsonl)"; fi
+# bench --gemm: one JSON row per pass and GPT-2 shape (15 for a rung), each with a positive rate;
+# briefly (--gemm-seconds 0: one warm-up call and five timed ones each).
+"$CGPT" bench --gemm --rungs threads --gemm-seconds 0 --json >gemm.jsonl 2>/dev/null
+if awk '/"rung":"threads"/ && /"gflops":[0-9]/ { match($0, /"gflops":[0-9.]+/); if (substr($0, RSTART + 9, RLENGTH - 9) + 0 > 0) rows++
+                                                 if ($0 ~ /"shape":"256x50304x768"/ && $0 ~ /"pass":"dweight"/) head++ }
+        END { exit !(rows == 15 && head == 1) }' gemm.jsonl
+then ok "bench --gemm: 15 rows with positive rates"
+else fail "bench --gemm" "$(head -c 300 gemm.jsonl)"; fi
 [ ! -e x/tiny_train.bin ] && [ ! -e x/tiny_val.bin ] && ok "no partial shards after a failed prepare" || fail "partial output" "x/ has shards"
 
 echo "# cli_train: $failures failed"

@@ -12,7 +12,8 @@
  * packer; nodirect: pack B even where the kernel could read it in place; cols=N, rows=N: columns
  * or rows per task; default: the frame's own choices). A name ending in "+sq" (e.g. amx+sq) also asks
  * backward_weight for its sum of squares, as a step's last micro-step does.
- * (cgpt bench --gemm uses gemm_bench_gflops for the reported figures.) */
+ * (cgpt bench --gemm reports its own figures, through gemm_bench_run: cold, weight gradients
+ * overwritten, like -cold -overwrite here.) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
