@@ -401,7 +401,7 @@ static void amx_backward_weight(float *dweight, const float *dout, const float *
     /* overwritten gradients bypass the caches at any size: nothing reads them before AdamW, and
      * their sums of squares come from the registers. Gradients of few rows (GPT-2's attproj and
      * fcproj, 768) go the streaming way, each task packing its own 32 columns of inp: their
-     * products took 8-29% less time in three step breakdowns on the Xeon. With more rows (qkv, fc,
+     * products took 8-30% less time in five step breakdowns on the Xeon. With more rows (qkv, fc,
      * the head) the 2D tiles over operands packed first measured as fast or faster (NOTES.md,
      * round ten). */
     Gemm g = {.out = dweight, .ldo = K, .overwrite = !accumulate, .nontemporal = !accumulate,
