@@ -1,5 +1,6 @@
 /* Times a matmul rung (see gemm_bench.h) on each product as a training step runs it: operands in
- * huge pages, the weight and the output out of cache, the weight gradient overwritten. Inputs are uniform random so no zero shortcut is ever taken. */
+ * huge pages, the weight and the output out of cache, the weight gradient overwritten. Inputs are
+ * uniform random so no zero shortcut is ever taken. */
 #include "cpu/matmul/gemm_bench.h"
 
 #include <stdlib.h>

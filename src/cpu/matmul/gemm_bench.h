@@ -1,5 +1,5 @@
-/* GEMM throughput measurement for `cgpt bench --gemm`: times one rung on one
- * pass and shape with random inputs and reports the median GFLOP/s (2*M*N*K flops per call). */
+/* GEMM throughput measurement for `cgpt bench --gemm`: times one rung on one pass and shape with
+ * random inputs and reports the median GFLOP/s (2*M*N*K flops per call). */
 #ifndef CGPT_GEMM_BENCH_H
 #define CGPT_GEMM_BENCH_H
 
