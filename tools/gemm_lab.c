@@ -9,7 +9,8 @@
  * added (as in a step's first micro-step).
  * A VARIANT runs the threaded frame with changed knobs, e.g. "kc=512,mc=128,whole=b" (kc, mc:
  * block sizes; whole: a, b or n(one) forces the whole-packed operand; generic: the portable
- * packer; nodirect: pack B even where the kernel could read it in place; cols=N, rows=N: columns
+ * packer; nodirect: pack B even where the kernel could read it in place; nopipe: pack each B panel
+ * just before its tiles, not between the previous panel's; cols=N, rows=N: columns
  * or rows per task; default: the frame's own choices). A name ending in "+sq" (e.g. amx+sq) also asks
  * backward_weight for its sum of squares, as a step's last micro-step does.
  * (cgpt bench --gemm reports its own figures, through gemm_bench_run: cold, weight gradients
@@ -34,6 +35,7 @@ typedef struct {
     GemmKernel kernel;
     char whole; /* 0: frame's choice; 'a', 'b', 'n' */
     int no_direct; /* pack B even where the kernel could read it in place */
+    int no_pipeline; /* pack each B panel just before its tiles, not between the previous panel's */
     int task_cols;   /* columns per task (a multiple of NR); 0: the frame's choice */
     int task_rows;   /* rows per task (a multiple of MR); 0: the frame's choice */
 } Variant;
@@ -56,6 +58,7 @@ static void variant_run(const GemmProblem *problem) {
         plan.whole_b = variant->whole == 'b';
     }
     if (variant->no_direct) plan.direct_b = 0;
+    if (variant->no_pipeline) plan.pipeline_b = 0;
     if (variant->task_rows) {
         plan.task_rows = variant->task_rows;
         plan.tasks_m = (problem->m + plan.task_rows - 1) / plan.task_rows;
@@ -102,6 +105,7 @@ static const MatmulRung *parse_variant(const char *spec, int slot) {
         else if (!strncmp(item, "whole=", 6)) v->whole = item[6];
         else if (!strncmp(item, "generic", 7)) v->kernel.pack = NULL;
         else if (!strcmp(item, "nodirect")) v->no_direct = 1;
+        else if (!strcmp(item, "nopipe")) v->no_pipeline = 1;
         else if (!strcmp(item, "default")) continue;
         else return NULL;
     }
@@ -142,6 +146,7 @@ int main(int argc, char **argv) {
             char *plus = strstr(argv[i], "+sq");
             if (plus && !plus[3]) *plus = 0, with_squares[n_rungs] = 1;
             int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect") ||
+                             !strcmp(argv[i], "nopipe") ||
                              !strcmp(argv[i], "default");
             const MatmulRung *rung = is_variant ? parse_variant(argv[i], n_rungs) : matmul_find(argv[i]);
             if (!rung || !rung->available()) { fprintf(stderr, "rung %s unknown or unavailable\n", argv[i]); return 2; }

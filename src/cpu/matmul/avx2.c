@@ -49,7 +49,8 @@ static inline __attribute__((always_inline)) void avx2_store_tile(__m256 sum[AVX
 }
 
 static void avx2_kernel(long k_len, const float *a_panel, const float *b_panel, long b_step,
-                        float *c, long c_row_stride, int store, const float *bias, double *squares) {
+                        float *c, long c_row_stride, int store, const float *bias, double *squares,
+                        const GemmPrefetch *prefetch) {
     __m256 sum[AVX2_MR][AVX2_NV];
     for (int i = 0; i < AVX2_MR; i++)
         for (int v = 0; v < AVX2_NV; v++) sum[i][v] = _mm256_setzero_ps();

@@ -34,6 +34,9 @@
 /* Steps of a transposed A (backward_weight's dout) that pack_a_block copies together; it prefetches
  * the next block's runs while copying one. */
 #define A_STEPS_PER_BLOCK 8
+/* Pipelined B packing (gemm_run_task): k steps per part, a multiple of the packers' 16-step blocks.
+ * One part of a forward's weight panel is one line of each of its 48 rows. */
+#define PIPELINE_PART_STEPS 16
 
 static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -99,6 +102,9 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
      * shallow, though: a deep B read in place (backward_input, k = N >= 768) walks kc rows that
      * are a whole weight row apart, and the packed copy measured faster (docs/NOTES.md). */
     plan->direct_b = p->b_col_stride == 1 && p->k <= DIRECT_B_MAX_K && p->b_row_stride % L1_ALIASING_FLOATS != 0;
+    /* A B packed panel by panel is packed a part at a time between the previous panel's tiles
+     * when the kernel can prefetch its source (gemm_run_task). */
+    plan->pipeline_b = kernel->prefetches;
     /* On two threads a packed B (forward, backward_input) leaves A to be packed by each column
      * task into its own L2, once per thread: no second pool run, no A block read back from L3,
      * for twice the packing of a small operand. Measured +6-8% on the n = 768 forwards and the
@@ -157,9 +163,9 @@ size_t gemm_whole_floats(const GemmPlan *plan) {
 }
 
 size_t gemm_scratch_floats(const GemmPlan *plan) {
-    /* an A block (task rows x kc) and one B micro-panel (kc x NR) */
+    /* an A block (task rows x kc) and two B micro-panels (kc x NR): the one in use, the next one */
     const GemmKernel *kernel = plan->kernel;
-    return (size_t)kernel->kc * (plan->task_rows + kernel->nr);
+    return (size_t)kernel->kc * (plan->task_rows + 2 * kernel->nr);
 }
 
 void gemm_pack_panel(float *restrict dst, const float *restrict src, long lane_stride, long k_stride,
@@ -218,9 +224,9 @@ void gemm_pack_whole(const GemmPlan *plan, int part) {
  * sum of the squares of what was stored. */
 static void edge_tile(const GemmKernel *kernel, long k_len, const float *a_panel, const float *b_panel,
                       long b_step, float *c, long c_row_stride, int rows, int cols, int store, const float *bias,
-                      double *squares) {
+                      double *squares, const GemmPrefetch *prefetch) {
     _Alignas(64) float tile[GEMM_MAX_TILE];
-    kernel->kernel(k_len, a_panel, b_panel, b_step, tile, kernel->nr, 0, NULL, NULL);
+    kernel->kernel(k_len, a_panel, b_panel, b_step, tile, kernel->nr, 0, NULL, NULL, prefetch);
     double sum_of_squares = 0.0;
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
@@ -285,6 +291,25 @@ static void pack_a_block(GemmPackPanel pack, float *dst, const GemmProblem *p, i
              p->a_row_stride, p->a_col_stride, min_int(mr, m1 - i), mr, k_len);
 }
 
+/* The source lines of B micro-panel columns [j, j + lanes) over k steps [p0, p1) of the k block at
+ * k0, for a kernel to prefetch (B's lanes or its k steps contiguous: every GPT-2 pass). */
+static GemmPrefetch b_part_lines(const GemmProblem *p, int j, int lanes, long k0, long p0, long p1) {
+    if (p->b_row_stride == 1) /* each lane's k steps contiguous: forward's weight rows */
+        return (GemmPrefetch){(const char *)(p->b + (long)j * p->b_col_stride + k0 + p0), lanes,
+                              p->b_col_stride * 4, (int)(((p1 - p0) * 4 + 63) / 64)};
+    if (p->b_col_stride == 1) /* each k step's lanes contiguous: backward_input's weight */
+        return (GemmPrefetch){(const char *)(p->b + (k0 + p0) * p->b_row_stride + j), p1 - p0,
+                              p->b_row_stride * 4, (lanes * 4 + 63) / 64};
+    return (GemmPrefetch){0};
+}
+
+/* Packs k steps [p0, p1) of the B micro-panel at columns [j, n1) of k block k0 into panel. */
+static void pack_b_part(GemmPackPanel pack, float *panel, const GemmProblem *p, int j, int n1, int nr, long k0,
+                        long p0, long p1) {
+    pack(panel + p0 * nr, p->b + (long)j * p->b_col_stride + (k0 + p0) * p->b_row_stride, p->b_col_stride,
+         p->b_row_stride, min_int(nr, n1 - j), nr, p1 - p0);
+}
+
 void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
     const GemmProblem *p = &plan->problem;
     const GemmKernel *kernel = plan->kernel;
@@ -293,7 +318,16 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
     int m0 = task / plan->tasks_n * plan->task_rows, m1 = min_int(p->m, m0 + plan->task_rows);
     int n0 = task % plan->tasks_n * plan->task_cols, n1 = min_int(p->n, n0 + plan->task_cols);
     if (p->k == 0) { empty_product(plan, m0, m1, n0, n1); return; }
-    float *a_block = scratch, *b_panel = scratch + (size_t)kernel->kc * plan->task_rows;
+    float *a_block = scratch, *b_panels[2];
+    b_panels[0] = scratch + (size_t)kernel->kc * plan->task_rows;
+    b_panels[1] = b_panels[0] + (size_t)kernel->kc * nr;
+    /* B packed panel by panel, pipelined: while the kernel computes the tiles of one panel it
+     * prefetches the next panel's source a part at a time, and each part is packed right after
+     * its tile. Packing a whole panel between panels waited on its 144 KB of weight coming in
+     * from memory (5-13% of a forward on one Zen 5 core, NOTES.md round ten); prefetched in one
+     * burst per part, the parts measured 14% slower than that (the burst fills the miss buffers
+     * the kernel needs); spread over the kernel's k loop, +1-4% (round eleven). */
+    int pipelined = !plan->direct_b && !plan->whole_b && plan->pipeline_b;
     int streaming = p->stream && !p->accumulate && !p->bias && p->k <= kernel->kc && (p->c_row_stride * 4) % 64 == 0 &&
                     ((uintptr_t)p->c + (uintptr_t)n0 * 4) % 64 == 0 && (kernel->nr * 4) % 64 == 0;
 
@@ -315,6 +349,10 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
             pack_a_block(pack, a_block, p, m0, m1, k0, k_len, mr);
             a_base = a_block;
         }
+        int current = 0; /* b_panels[current]: this panel when pipelined */
+        if (pipelined) pack_b_part(pack, b_panels[0], p, n0, n1, nr, k0, 0, k_len);
+        long parts = (k_len + PIPELINE_PART_STEPS - 1) / PIPELINE_PART_STEPS;
+        int tiles = ceil_div(m1 - m0, mr);
         for (int j = n0; j < n1; j += nr) {
             const float *b_micro;
             long b_step = nr;
@@ -323,26 +361,40 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
                 b_step = p->b_row_stride;
             } else if (plan->whole_b) {
                 b_micro = plan->whole + (long)k0 * plan->n_padded + (long)j * k_len;
+            } else if (pipelined) {
+                b_micro = b_panels[current];
             } else {
-                pack(b_panel, p->b + (long)j * p->b_col_stride + k0 * p->b_row_stride, p->b_col_stride,
-                     p->b_row_stride, min_int(nr, n1 - j), nr, k_len);
-                b_micro = b_panel;
+                pack_b_part(pack, b_panels[0], p, j, n1, nr, k0, 0, k_len);
+                b_micro = b_panels[0];
             }
+            int next_j = pipelined && j + nr < n1 ? j + nr : -1;
             int cols = min_int(nr, n1 - j);
             const float *bias_j = bias ? bias + j : NULL;
             /* the B micro-panel stays in L1 while the A block streams past it from L2 */
             for (int i = m0; i < m1; i += mr) {
+                /* this tile's share of the next panel: parts [tile * parts / tiles, ...) */
+                int tile = (i - m0) / mr;
+                long part_p0 = 0, part_p1 = 0;
+                GemmPrefetch next_part = {0}, *prefetch = NULL;
+                if (next_j >= 0) {
+                    part_p0 = min_int((int)(parts * tile / tiles * PIPELINE_PART_STEPS), (int)k_len);
+                    part_p1 = min_int((int)(parts * (tile + 1) / tiles * PIPELINE_PART_STEPS), (int)k_len);
+                    next_part = b_part_lines(p, next_j, min_int(nr, n1 - next_j), k0, part_p0, part_p1);
+                    if (part_p1 > part_p0) prefetch = &next_part;
+                }
                 int rows = min_int(mr, m1 - i);
                 const float *a_micro = a_base + (long)(i - m0) * k_len;
                 float *c = p->c + (long)i * p->c_row_stride + j;
                 double *tile_squares = squares ? squares + (j / nr) * tiles_down + i / mr : NULL;
                 if (rows == mr && cols == nr)
                     kernel->kernel(k_len, a_micro, b_micro, b_step, c, p->c_row_stride, store, bias_j,
-                                   tile_squares);
+                                   tile_squares, prefetch);
                 else
                     edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols,
-                              store, bias_j, tile_squares);
+                              store, bias_j, tile_squares, prefetch);
+                if (part_p1 > part_p0) pack_b_part(pack, b_panels[current ^ 1], p, next_j, n1, nr, k0, part_p0, part_p1);
             }
+            current ^= 1;
         }
     }
 #if defined(__x86_64__) || defined(__i386__)
@@ -395,7 +447,8 @@ void gemm_serial(const GemmKernel *kernel, const GemmProblem *problem, GemmBuffe
 enum { PORTABLE_MR = 4, PORTABLE_NR = 8 };
 
 static void portable_kernel(long k_len, const float *a_panel, const float *b_panel, long b_step, float *c,
-                            long c_row_stride, int store, const float *bias, double *squares) {
+                            long c_row_stride, int store, const float *bias, double *squares,
+                            const GemmPrefetch *prefetch) {
     float sum[PORTABLE_MR][PORTABLE_NR] = {{0}};
     for (long p = 0; p < k_len; p++) {
         const float *a = a_panel + p * PORTABLE_MR, *b = b_panel + p * b_step;

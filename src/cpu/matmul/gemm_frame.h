@@ -16,15 +16,26 @@
  * kernel may treat it as GEMM_WRITE. */
 enum { GEMM_WRITE = 0, GEMM_ADD = 1, GEMM_STREAM = 2 };
 
+/* Lines a micro-kernel is asked to prefetch, spread evenly over its k loop: `rows` runs of `lines`
+ * consecutive 64-byte lines, row_stride bytes apart. The frame names the source of the next B
+ * panel's next part, which it packs right after the kernel returns (gemm_run_task). */
+typedef struct GemmPrefetch {
+    const char *base;
+    long rows, row_stride;
+    int lines;
+} GemmPrefetch;
+
 /* Computes one MR x NR tile: sum over p < k_len of a_panel[p*MR + i] * b_panel[p*b_step + j].
  * b_step is NR for a packed B panel, or B's row stride when B is read in place (its rows already
  * hold NR contiguous floats: no copy needed). store (GEMM_ADD, ...): c[i, j] += sum, or c[i, j] =
  * sum (+ bias[j] when bias is not NULL). c is row-major with c_row_stride floats between rows.
  * If squares is not NULL, *squares = the sum of the squares of the MR x NR values stored, taken
  * from the registers (summed in float, in an order fixed by the kernel): the gradient norm's share
- * of this tile, without reading C back. */
+ * of this tile, without reading C back. prefetch: NULL, or lines to ask for while computing (kernels
+ * whose GemmKernel sets `prefetches`; others ignore it). */
 typedef void (*GemmMicroKernel)(long k_len, const float *a_panel, const float *b_panel, long b_step,
-                                float *c, long c_row_stride, int store, const float *bias, double *squares);
+                                float *c, long c_row_stride, int store, const float *bias, double *squares,
+                                const GemmPrefetch *prefetch);
 
 /* Copies a panel of `width` (MR or NR) lanes over k_len steps into dst[p*width + lane], reading
  * src[lane*lane_stride + p*k_stride]; lanes >= lanes_used are zero. A rung may supply a faster one
@@ -40,6 +51,8 @@ typedef struct GemmKernel {
     int mc;       /* rows of C per task: the A block one task keeps in L2 */
     GemmMicroKernel kernel;
     GemmPackPanel pack; /* NULL: gemm_pack_panel */
+    int prefetches;     /* the kernel honours GemmPrefetch: B panels packed per panel are then packed
+                         * a part at a time between the previous panel's tiles */
 } GemmKernel;
 
 /* C[m, n] (+)= A[m, k] . B[k, n] (+ bias[n]).
@@ -78,6 +91,8 @@ typedef struct GemmPlan {
     int m_padded, n_padded;      /* m and n rounded up to MR and NR */
     int whole_a, whole_b;        /* which operand is packed once for all tasks (at most one) */
     int direct_b;                /* B's rows are contiguous along n: kernels read B in place */
+    int pipeline_b;              /* B packed per panel: the next panel packed between this one's tiles
+                                  * (kernels that prefetch; tools/gemm_lab's `nopipe` clears it) */
     int task_rows, task_cols;    /* C rectangle per task (multiples of MR and NR) */
     int tasks_m, tasks_n, tasks; /* task grid, row-major: task = tm * tasks_n + tn */
     int pack_parts;              /* the whole packing is split into this many parallel parts */
