@@ -35,8 +35,11 @@
  * the next block's runs while copying one. */
 #define A_STEPS_PER_BLOCK 8
 /* Pipelined B packing (gemm_run_task): k steps per part, a multiple of the packers' 16-step blocks.
- * One part of a forward's weight panel is one line of each of its 48 rows. */
-#define PIPELINE_PART_STEPS 16
+ * One part of a forward's weight panel is 4 lines of each of its 48 rows. The transposing packer
+ * runs 2.5x slower per float in 16-step parts than over a whole panel (each call touches one line
+ * of every row); 64-step parts measured +5-7% on one thread's forwards against 16, +1-3% against
+ * 32 and 96 (NOTES.md round eleven). */
+#define PIPELINE_PART_STEPS 64
 
 static int round_up(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 static int min_int(int a, int b) { return a < b ? a : b; }
