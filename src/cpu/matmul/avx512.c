@@ -150,6 +150,17 @@ static inline __attribute__((always_inline)) void transpose_16x16(__m512 rows[16
  * element. */
 static void avx512_pack(float *dst, const float *src, long lane_stride, long k_stride, int lanes_used,
                         int width, long k_len) {
+    if (k_stride != 1 && lane_stride == 1 && width % 16 == 0) {
+        /* each k step's lanes contiguous (backward_input's weight rows): a copy, a vector at a time
+         * (the portable packer, built for baseline x86-64, copies 16 bytes at a time) */
+        for (long p = 0; p < k_len; p++)
+            for (int lane0 = 0; lane0 < width; lane0 += 16) {
+                int left = lanes_used - lane0;
+                __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+                _mm512_storeu_ps(dst + p * width + lane0, _mm512_maskz_loadu_ps(mask, src + p * k_stride + lane0));
+            }
+        return;
+    }
     if (k_stride != 1) {
         gemm_pack_panel(dst, src, lane_stride, k_stride, lanes_used, width, k_len);
         return;
