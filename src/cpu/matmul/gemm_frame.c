@@ -329,7 +329,8 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
      * its tile. Packing a whole panel between panels waited on its 144 KB of weight coming in
      * from memory (5-13% of a forward on one Zen 5 core, NOTES.md round ten); prefetched in one
      * burst per part, the parts measured 14% slower than that (the burst fills the miss buffers
-     * the kernel needs); spread over the kernel's k loop, +1-4% (round eleven). */
+     * the kernel needs); spread over the kernel's k loop, one thread's forwards and input
+     * gradients gained 1-5%, and 5-7% more with 64-step parts (round eleven). */
     int pipelined = !plan->direct_b && !plan->whole_b && plan->pipeline_b;
     int streaming = p->stream && !p->accumulate && !p->bias && p->k <= kernel->kc && (p->c_row_stride * 4) % 64 == 0 &&
                     ((uintptr_t)p->c + (uintptr_t)n0 * 4) % 64 == 0 && (kernel->nr * 4) % 64 == 0;
@@ -373,7 +374,7 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
             int next_j = pipelined && j + nr < n1 ? j + nr : -1;
             int cols = min_int(nr, n1 - j);
             const float *bias_j = bias ? bias + j : NULL;
-            /* the B micro-panel stays in L1 while the A block streams past it from L2 */
+            /* each tile streams the B micro-panel (144 KB at KC 768) and its A micro-panel from L2 */
             for (int i = m0; i < m1; i += mr) {
                 /* this tile's share of the next panel: parts [tile * parts / tiles, ...) */
                 int tile = (i - m0) / mr;

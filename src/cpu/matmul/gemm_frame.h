@@ -47,7 +47,7 @@ typedef void (*GemmPackPanel)(float *dst, const float *src, long lane_stride, lo
 typedef struct GemmKernel {
     const char *name;
     int mr, nr;   /* register tile of C */
-    int kc;       /* k steps per packed block: an A block (mc x kc) stays in L2, a B panel in L1 */
+    int kc;       /* k steps per packed block: an A block (mc x kc) stays in L2 with a B panel */
     int mc;       /* rows of C per task: the A block one task keeps in L2 */
     GemmMicroKernel kernel;
     GemmPackPanel pack; /* NULL: gemm_pack_panel */
