@@ -10,7 +10,8 @@
  * A VARIANT runs the threaded frame with changed knobs, e.g. "kc=512,mc=128,whole=b" (kc, mc:
  * block sizes; whole: a, b or n(one) forces the whole-packed operand; generic: the portable
  * packer; nodirect: pack B even where the kernel could read it in place; nopipe: pack each B panel
- * just before its tiles, not between the previous panel's; cols=N, rows=N: columns
+ * just before its tiles, not between the previous panel's; noqueue: one fixed column task a thread
+ * where the frame would have the threads claim B panels from a queue; cols=N, rows=N: columns
  * or rows per task; default: the frame's own choices). A name ending in "+sq" (e.g. amx+sq) also asks
  * backward_weight for its sum of squares, as a step's last micro-step does.
  * (cgpt bench --gemm reports its own figures, through gemm_bench_run: cold, weight gradients
@@ -36,6 +37,7 @@ typedef struct {
     char whole; /* 0: frame's choice; 'a', 'b', 'n' */
     int no_direct; /* pack B even where the kernel could read it in place */
     int no_pipeline; /* pack each B panel just before its tiles, not between the previous panel's */
+    int no_queue;    /* one fixed column task a thread where the frame would use a panel queue */
     int task_cols;   /* columns per task (a multiple of NR); 0: the frame's choice */
     int task_rows;   /* rows per task (a multiple of MR); 0: the frame's choice */
 } Variant;
@@ -64,12 +66,22 @@ static void variant_run(const GemmProblem *problem) {
         plan.tasks_m = (problem->m + plan.task_rows - 1) / plan.task_rows;
         plan.tasks = plan.tasks_m * plan.tasks_n;
     }
+    if (variant->no_queue && plan.panel_queue) {
+        int nr = plan.kernel->nr, per_thread = (problem->n + pool_size() - 1) / pool_size();
+        plan.panel_queue = 0;
+        plan.task_cols = (per_thread + nr - 1) / nr * nr;
+        plan.tasks_n = (problem->n + plan.task_cols - 1) / plan.task_cols;
+        plan.tasks = plan.tasks_m * plan.tasks_n;
+    }
     if (variant->task_cols) {
+        plan.panel_queue = 0;
         plan.task_cols = variant->task_cols;
         plan.tasks_n = (problem->n + plan.task_cols - 1) / plan.task_cols;
         plan.tasks = plan.tasks_m * plan.tasks_n;
     }
     plan.whole = gemm_buffer_reserve(&whole_buffer, gemm_whole_floats(&plan));
+    GemmQueue queue;
+    gemm_queue_start(&plan, &queue);
     for (int t = 0; t < pool_size(); t++) gemm_buffer_reserve(&scratch_buffers[t], gemm_scratch_floats(&plan));
     if (plan.whole_a || plan.whole_b) pool_run(plan.pack_parts, pack_task, &plan);
     pool_run(plan.tasks, compute_task, &plan);
@@ -106,6 +118,7 @@ static const MatmulRung *parse_variant(const char *spec, int slot) {
         else if (!strncmp(item, "generic", 7)) v->kernel.pack = NULL;
         else if (!strcmp(item, "nodirect")) v->no_direct = 1;
         else if (!strcmp(item, "nopipe")) v->no_pipeline = 1;
+        else if (!strcmp(item, "noqueue")) v->no_queue = 1;
         else if (!strcmp(item, "default")) continue;
         else return NULL;
     }
@@ -146,7 +159,7 @@ int main(int argc, char **argv) {
             char *plus = strstr(argv[i], "+sq");
             if (plus && !plus[3]) *plus = 0, with_squares[n_rungs] = 1;
             int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect") ||
-                             !strcmp(argv[i], "nopipe") ||
+                             !strcmp(argv[i], "nopipe") || !strcmp(argv[i], "noqueue") ||
                              !strcmp(argv[i], "default");
             const MatmulRung *rung = is_variant ? parse_variant(argv[i], n_rungs) : matmul_find(argv[i]);
             if (!rung || !rung->available()) { fprintf(stderr, "rung %s unknown or unavailable\n", argv[i]); return 2; }

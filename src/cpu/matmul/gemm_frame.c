@@ -153,10 +153,27 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     plan->task_cols = round_up(ceil_div(p->n, column_tasks), nr);
     plan->tasks_n = ceil_div(p->n, plan->task_cols);
     plan->tasks = plan->tasks_m * plan->tasks_n;
+    /* Two fixed column tasks, one a thread, leave the faster core idle at the end whenever the
+     * other is slowed (on the Zen 5 VM one core ran 8-12% slower than the other for an hour, each
+     * alone). Cutting n into more tasks would pack A again for each; instead each thread packs A
+     * once per k block and claims B panels from a shared counter until none are left. */
+    if (per_thread_a && n_threads == 2 && p->k > 0 && plan->n_padded / nr <= GEMM_QUEUE_MAX_PANELS) {
+        plan->panel_queue = 1;
+        plan->task_cols = plan->n_padded;
+        plan->tasks_n = 1;
+        plan->tasks = 2;
+    }
 
     int panels = plan->whole_a ? plan->m_padded / mr : plan->n_padded / nr;
     int units = ceil_div(p->k, kernel->kc) * panels;
     plan->pack_parts = n_threads > 1 ? min_int(units, TASKS_PER_THREAD * n_threads) : 1;
+}
+
+void gemm_queue_start(GemmPlan *plan, GemmQueue *queue) {
+    plan->queue = plan->panel_queue ? queue : NULL;
+    if (!plan->panel_queue) return;
+    atomic_init(&queue->unclaimed, (unsigned long long)(plan->n_padded / plan->kernel->nr));
+    for (int panel = 0; panel < plan->n_padded / plan->kernel->nr; panel++) atomic_init(&queue->blocks_done[panel], 0);
 }
 
 size_t gemm_whole_floats(const GemmPlan *plan) {
@@ -313,11 +330,168 @@ static void pack_b_part(GemmPackPanel pack, float *panel, const GemmProblem *p, 
          p->b_row_stride, min_int(nr, n1 - j), nr, p1 - p0);
 }
 
+/* What the tiles of one k block share. */
+typedef struct BlockPass {
+    long k0, k_len;
+    int store;             /* GEMM_WRITE, GEMM_ADD or GEMM_STREAM */
+    const float *bias;     /* only where the block stores */
+    double *squares;       /* plan->tile_squares on the last k block, else NULL */
+    const float *a_base;   /* the packed A rows [m0, m1) of this block */
+    int m0, m1;
+} BlockPass;
+
+static BlockPass block_pass(const GemmPlan *plan, long k0, int streaming, int m0, int m1) {
+    const GemmProblem *p = &plan->problem;
+    int kc = plan->kernel->kc;
+    BlockPass block = {.k0 = k0, .k_len = min_int(kc, p->k - (int)k0), .m0 = m0, .m1 = m1};
+    /* the first k block stores (plus bias) unless the problem accumulates; later ones add. A
+     * result written in one k block may stream past the caches (p->stream) where its rows and
+     * tiles start on cache lines. */
+    block.store = k0 > 0 || p->accumulate ? GEMM_ADD : streaming ? GEMM_STREAM : GEMM_WRITE;
+    block.bias = block.store == GEMM_ADD ? NULL : p->bias;
+    /* the last k block finishes C: the kernels sum its tiles' squares from their registers */
+    block.squares = plan->tile_squares && k0 + kc >= p->k ? plan->tile_squares : NULL;
+    return block;
+}
+
+/* Runs the tiles of one k block's rows against the B micro-panel at columns j (columns < n1 are
+ * C's). With next_j >= 0 it also packs the micro-panel at next_j into next_panel, a share of its
+ * parts after each tile, the kernel prefetching each share's source while it computes. */
+static void run_panel(const GemmPlan *plan, const BlockPass *block, const float *b_micro, long b_step, int j,
+                      int n1, int next_j, float *next_panel) {
+    const GemmProblem *p = &plan->problem;
+    const GemmKernel *kernel = plan->kernel;
+    GemmPackPanel pack = kernel->pack ? kernel->pack : gemm_pack_panel;
+    int mr = kernel->mr, nr = kernel->nr;
+    long k0 = block->k0, k_len = block->k_len;
+    long parts = (k_len + PIPELINE_PART_STEPS - 1) / PIPELINE_PART_STEPS;
+    int tiles = ceil_div(block->m1 - block->m0, mr);
+    long tiles_down = plan->m_padded / mr; /* tile_squares is column major over the tiles */
+    int cols = min_int(nr, n1 - j);
+    const float *bias_j = block->bias ? block->bias + j : NULL;
+    /* each tile streams the B micro-panel (144 KB at KC 768) and its A micro-panel from L2 */
+    for (int i = block->m0; i < block->m1; i += mr) {
+        /* this tile's share of the next panel: parts [tile * parts / tiles, ...) */
+        int tile = (i - block->m0) / mr;
+        long part_p0 = 0, part_p1 = 0;
+        GemmPrefetch next_part = {0}, *prefetch = NULL;
+        if (next_j >= 0) {
+            part_p0 = min_int((int)(parts * tile / tiles * PIPELINE_PART_STEPS), (int)k_len);
+            part_p1 = min_int((int)(parts * (tile + 1) / tiles * PIPELINE_PART_STEPS), (int)k_len);
+            next_part = b_part_lines(p, next_j, min_int(nr, n1 - next_j), k0, part_p0, part_p1);
+            if (part_p1 > part_p0) prefetch = &next_part;
+        }
+        int rows = min_int(mr, block->m1 - i);
+        const float *a_micro = block->a_base + (long)(i - block->m0) * k_len;
+        float *c = p->c + (long)i * p->c_row_stride + j;
+        double *tile_squares = block->squares ? block->squares + (j / nr) * tiles_down + i / mr : NULL;
+        if (rows == mr && cols == nr)
+            kernel->kernel(k_len, a_micro, b_micro, b_step, c, p->c_row_stride, block->store, bias_j, tile_squares,
+                           prefetch);
+        else
+            edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols, block->store, bias_j,
+                      tile_squares, prefetch);
+        if (part_p1 > part_p0) pack_b_part(pack, next_panel, p, next_j, n1, nr, k0, part_p0, part_p1);
+    }
+}
+
+/* Whether the tiles of columns from n0 may be streamed past the caches (see block_pass). */
+static int may_stream(const GemmPlan *plan, int n0) {
+    const GemmProblem *p = &plan->problem;
+    const GemmKernel *kernel = plan->kernel;
+    return p->stream && !p->accumulate && !p->bias && p->k <= kernel->kc && (p->c_row_stride * 4) % 64 == 0 &&
+           ((uintptr_t)p->c + (uintptr_t)n0 * 4) % 64 == 0 && (kernel->nr * 4) % 64 == 0;
+}
+
+static void finish_streaming(int streaming) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (streaming) _mm_sfence(); /* the streamed tiles visible before the pool reports the task done */
+#else
+    (void)streaming;
+#endif
+}
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Claims a B panel of a panel queue for the task at `end` (0: the front, 1: the back): the k
+ * block's first or last unclaimed panel, or the next k block's once this one's are all claimed.
+ * Returns 0 when none are left. The two tasks claim from opposite ends, each walking through
+ * adjacent weight panels: with the claims interleaved instead (panel 0, 1, 2, ... to whichever
+ * task asked), the forwards ran 3-6% slower on Zen 5, which fits each core's L2 streaming
+ * prefetcher running on into a panel that the other core then reads (NOTES.md, round twelve). */
+static int queue_claim(GemmQueue *queue, int end, int panels, int blocks, int *block, int *panel) {
+    unsigned long long word = atomic_load_explicit(&queue->unclaimed, memory_order_relaxed);
+    for (;;) {
+        unsigned long long block_index = word >> 32, first = (word >> 16) & 0xFFFF, last = word & 0xFFFF;
+        if (first >= last) {
+            if ((long long)block_index + 1 >= blocks) return 0;
+            block_index++, first = 0, last = (unsigned long long)panels;
+        }
+        unsigned long long taken = end == 0 ? first++ : --last;
+        unsigned long long updated = block_index << 32 | first << 16 | last;
+        if (atomic_compare_exchange_weak_explicit(&queue->unclaimed, &word, updated, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *block = (int)block_index;
+            *panel = (int)taken;
+            return 1;
+        }
+    }
+}
+
+/* A panel queue's task (plan->panel_queue): claims (k block, panel) pairs from its end of the
+ * queue, packing A itself once per k block, and the next claim's panel between this one's tiles
+ * while both are in the same k block. Every tile gets the same kernel calls in the same k order
+ * whichever task claims it, so results do not depend on the threads. A k block after the first
+ * adds to C: it waits until the panel's previous block is done. That block was claimed earlier
+ * (all of a block's claims come before the next block's) by a task that only ever waits on claims
+ * earlier still, and works through its own claims in order, so the wait always ends; it only
+ * happens near the end of a k block. */
+static void run_queue_task(const GemmPlan *plan, int task, float *scratch) {
+    const GemmProblem *p = &plan->problem;
+    const GemmKernel *kernel = plan->kernel;
+    GemmPackPanel pack = kernel->pack ? kernel->pack : gemm_pack_panel;
+    GemmQueue *queue = plan->queue;
+    int nr = kernel->nr, panels = plan->n_padded / nr, blocks = ceil_div(p->k, kernel->kc);
+    int streaming = may_stream(plan, 0);
+    float *a_block = scratch, *b_panels[2];
+    b_panels[0] = scratch + (size_t)kernel->kc * plan->task_rows;
+    b_panels[1] = b_panels[0] + (size_t)kernel->kc * nr;
+    int a_packed = -1; /* the k block whose A is in a_block */
+    int current = 0, current_packed = 0;
+    int block_index, panel, next_block, next_panel;
+    int claimed = queue_claim(queue, task, panels, blocks, &block_index, &panel);
+    while (claimed) {
+        int j = panel * nr;
+        BlockPass block = block_pass(plan, (long)block_index * kernel->kc, streaming, 0, p->m);
+        if (a_packed != block_index) {
+            pack_a_block(pack, a_block, p, 0, p->m, (int)block.k0, block.k_len, kernel->mr);
+            a_packed = block_index;
+        }
+        block.a_base = a_block;
+        if (!current_packed) pack_b_part(pack, b_panels[current], p, j, p->n, nr, block.k0, 0, block.k_len);
+        int next_claimed = queue_claim(queue, task, panels, blocks, &next_block, &next_panel);
+        int next_j = plan->pipeline_b && next_claimed && next_block == block_index ? next_panel * nr : -1;
+        if (block_index > 0)
+            while (atomic_load_explicit(&queue->blocks_done[panel], memory_order_acquire) < block_index) cpu_relax();
+        run_panel(plan, &block, b_panels[current], nr, j, p->n, next_j, b_panels[current ^ 1]);
+        atomic_store_explicit(&queue->blocks_done[panel], block_index + 1, memory_order_release);
+        current_packed = next_j >= 0;
+        if (current_packed) current ^= 1;
+        claimed = next_claimed, block_index = next_block, panel = next_panel;
+    }
+    finish_streaming(streaming);
+}
+
 void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
     const GemmProblem *p = &plan->problem;
     const GemmKernel *kernel = plan->kernel;
     GemmPackPanel pack = kernel->pack ? kernel->pack : gemm_pack_panel;
     int mr = kernel->mr, nr = kernel->nr;
+    if (plan->panel_queue) { run_queue_task(plan, task, scratch); return; }
     int m0 = task / plan->tasks_n * plan->task_rows, m1 = min_int(p->m, m0 + plan->task_rows);
     int n0 = task % plan->tasks_n * plan->task_cols, n1 = min_int(p->n, n0 + plan->task_cols);
     if (p->k == 0) { empty_product(plan, m0, m1, n0, n1); return; }
@@ -332,31 +506,18 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
      * the kernel needs); spread over the kernel's k loop, one thread's forwards and input
      * gradients gained 1-5%, and 5-7% more with 64-step parts (round eleven). */
     int pipelined = !plan->direct_b && !plan->whole_b && plan->pipeline_b;
-    int streaming = p->stream && !p->accumulate && !p->bias && p->k <= kernel->kc && (p->c_row_stride * 4) % 64 == 0 &&
-                    ((uintptr_t)p->c + (uintptr_t)n0 * 4) % 64 == 0 && (kernel->nr * 4) % 64 == 0;
+    int streaming = may_stream(plan, n0);
 
     for (int k0 = 0; k0 < p->k; k0 += kernel->kc) {
-        long k_len = min_int(kernel->kc, p->k - k0);
-        /* the first k block stores (plus bias) unless the problem accumulates; later ones add. A
-         * result written in one k block may stream past the caches (p->stream) where its rows and
-         * tiles start on cache lines. */
-        int store = k0 > 0 || p->accumulate ? GEMM_ADD : streaming ? GEMM_STREAM : GEMM_WRITE;
-        const float *bias = store == GEMM_ADD ? NULL : p->bias;
-        /* the last k block finishes C: the kernels sum its tiles' squares from their registers */
-        double *squares = plan->tile_squares && k0 + kernel->kc >= p->k ? plan->tile_squares : NULL;
-        long tiles_down = plan->m_padded / mr; /* tile_squares is column major over the tiles */
-
-        const float *a_base;
+        BlockPass block = block_pass(plan, k0, streaming, m0, m1);
         if (plan->whole_a) {
-            a_base = plan->whole + (long)k0 * plan->m_padded + (long)m0 * k_len;
+            block.a_base = plan->whole + (long)k0 * plan->m_padded + (long)m0 * block.k_len;
         } else {
-            pack_a_block(pack, a_block, p, m0, m1, k0, k_len, mr);
-            a_base = a_block;
+            pack_a_block(pack, a_block, p, m0, m1, k0, block.k_len, mr);
+            block.a_base = a_block;
         }
         int current = 0; /* b_panels[current]: this panel when pipelined */
-        if (pipelined) pack_b_part(pack, b_panels[0], p, n0, n1, nr, k0, 0, k_len);
-        long parts = (k_len + PIPELINE_PART_STEPS - 1) / PIPELINE_PART_STEPS;
-        int tiles = ceil_div(m1 - m0, mr);
+        if (pipelined) pack_b_part(pack, b_panels[0], p, n0, n1, nr, k0, 0, block.k_len);
         for (int j = n0; j < n1; j += nr) {
             const float *b_micro;
             long b_step = nr;
@@ -364,46 +525,19 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
                 b_micro = p->b + (long)k0 * p->b_row_stride + j;
                 b_step = p->b_row_stride;
             } else if (plan->whole_b) {
-                b_micro = plan->whole + (long)k0 * plan->n_padded + (long)j * k_len;
+                b_micro = plan->whole + (long)k0 * plan->n_padded + (long)j * block.k_len;
             } else if (pipelined) {
                 b_micro = b_panels[current];
             } else {
-                pack_b_part(pack, b_panels[0], p, j, n1, nr, k0, 0, k_len);
+                pack_b_part(pack, b_panels[0], p, j, n1, nr, k0, 0, block.k_len);
                 b_micro = b_panels[0];
             }
             int next_j = pipelined && j + nr < n1 ? j + nr : -1;
-            int cols = min_int(nr, n1 - j);
-            const float *bias_j = bias ? bias + j : NULL;
-            /* each tile streams the B micro-panel (144 KB at KC 768) and its A micro-panel from L2 */
-            for (int i = m0; i < m1; i += mr) {
-                /* this tile's share of the next panel: parts [tile * parts / tiles, ...) */
-                int tile = (i - m0) / mr;
-                long part_p0 = 0, part_p1 = 0;
-                GemmPrefetch next_part = {0}, *prefetch = NULL;
-                if (next_j >= 0) {
-                    part_p0 = min_int((int)(parts * tile / tiles * PIPELINE_PART_STEPS), (int)k_len);
-                    part_p1 = min_int((int)(parts * (tile + 1) / tiles * PIPELINE_PART_STEPS), (int)k_len);
-                    next_part = b_part_lines(p, next_j, min_int(nr, n1 - next_j), k0, part_p0, part_p1);
-                    if (part_p1 > part_p0) prefetch = &next_part;
-                }
-                int rows = min_int(mr, m1 - i);
-                const float *a_micro = a_base + (long)(i - m0) * k_len;
-                float *c = p->c + (long)i * p->c_row_stride + j;
-                double *tile_squares = squares ? squares + (j / nr) * tiles_down + i / mr : NULL;
-                if (rows == mr && cols == nr)
-                    kernel->kernel(k_len, a_micro, b_micro, b_step, c, p->c_row_stride, store, bias_j,
-                                   tile_squares, prefetch);
-                else
-                    edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols,
-                              store, bias_j, tile_squares, prefetch);
-                if (part_p1 > part_p0) pack_b_part(pack, b_panels[current ^ 1], p, next_j, n1, nr, k0, part_p0, part_p1);
-            }
+            run_panel(plan, &block, b_micro, b_step, j, n1, next_j, b_panels[current ^ 1]);
             current ^= 1;
         }
     }
-#if defined(__x86_64__) || defined(__i386__)
-    if (streaming) _mm_sfence(); /* the streamed tiles visible before the pool reports the task done */
-#endif
+    finish_streaming(streaming);
 }
 
 size_t gemm_tile_squares_count(const GemmPlan *plan) {

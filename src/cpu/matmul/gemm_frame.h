@@ -5,6 +5,7 @@
 #ifndef CGPT_GEMM_FRAME_H
 #define CGPT_GEMM_FRAME_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* Largest register tile (MR * NR floats) a kernel may use: edge tiles go through a stack buffer. */
@@ -81,6 +82,17 @@ GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const fl
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
                                          int N, int K, int accumulate, double *squares);
 
+/* Most B panels a panel queue serves (gemm_plan falls back to fixed column tasks above it). */
+#define GEMM_QUEUE_MAX_PANELS 512
+
+/* The shared state of a panel queue (GemmPlan.panel_queue): the k block being handed out and its
+ * panels not yet claimed, [first, end), packed in one word as [63:32] block, [31:16] first,
+ * [15:0] end; and for each panel the k blocks finished. */
+typedef struct GemmQueue {
+    _Atomic unsigned long long unclaimed;
+    atomic_int blocks_done[GEMM_QUEUE_MAX_PANELS];
+} GemmQueue;
+
 /* How one problem is cut into tasks. Each task owns a rectangle of C and runs the whole k loop
  * for it in a fixed order, so results never depend on which thread ran which task. When A (or B)
  * is small, it is packed once, up front, and shared by all tasks ("whole" packing), instead of
@@ -96,6 +108,10 @@ typedef struct GemmPlan {
     int task_rows, task_cols;    /* C rectangle per task (multiples of MR and NR) */
     int tasks_m, tasks_n, tasks; /* task grid, row-major: task = tm * tasks_n + tn */
     int pack_parts;              /* the whole packing is split into this many parallel parts */
+    int panel_queue;             /* two tasks, one a thread: each packs A itself and claims B panels
+                                  * one at a time from `queue`, task 0 from the front and task 1 from
+                                  * the back, so a slower core does fewer */
+    GemmQueue *queue;            /* with panel_queue, set by the caller (gemm_queue_start) */
     float *whole;                /* the whole-packed operand, set by the caller (gemm_whole_floats) */
     double *tile_squares;        /* with problem.squares: one sum per MR x NR tile, set by the caller
                                   * (gemm_tile_squares_count), added up by gemm_finish_squares */
@@ -103,6 +119,8 @@ typedef struct GemmPlan {
 
 /* Chooses the blocking for n_threads threads (1 for a single-threaded rung). */
 void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *problem, int n_threads);
+/* Attaches and resets queue (the caller's, alive until the tasks finish) when the plan uses one. */
+void gemm_queue_start(GemmPlan *plan, GemmQueue *queue);
 /* Floats needed for plan->whole (0 if nothing is packed whole). */
 size_t gemm_whole_floats(const GemmPlan *plan);
 /* Floats of per-thread scratch gemm_run_task needs. */

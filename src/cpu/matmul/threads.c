@@ -53,6 +53,8 @@ static void run(const GemmProblem *problem) {
     if (problem->squares)
         plan.tile_squares = (double *)gemm_buffer_reserve(&squares_buffer, 2 * gemm_tile_squares_count(&plan));
     reserve_thread_scratch(threads, gemm_scratch_floats(&plan));
+    GemmQueue queue;
+    gemm_queue_start(&plan, &queue);
     if (plan.whole_a || plan.whole_b) pool_run(plan.pack_parts, pack_task, &plan);
     pool_run(plan.tasks, compute_task, &plan);
     if (problem->squares) gemm_finish_squares(&plan);
