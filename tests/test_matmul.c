@@ -2,14 +2,17 @@
  * double-precision reference on random inputs with odd shapes: forward with and without bias and
  * backward_input into NaN-poisoned outputs, the accumulating backward passes from random non-zero
  * starting values, and backward_weight's overwriting mode into NaN-poisoned outputs. Also checks that the rungs using
- * the thread pool (threads, bf16, amx) give bit-identical results for any thread count. */
+ * the thread pool (threads, bf16, amx) give bit-identical results for any thread count, and that the
+ * GEMM frame's panel queue does for any order in which its two tasks claim the panels. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cpu/matmul/gemm_frame.h"
 #include "cpu/matmul/matmul.h"
 #include "test.h"
+#include "util/cpu.h"
 #include "util/rng.h"
 #include "util/threadpool.h"
 
@@ -341,6 +344,61 @@ TEST(pooled_rungs_are_deterministic_for_any_thread_count) {
     resize_pool(0);
 }
 
+/* The GEMM frame's two-thread panel queue: whichever task claims which panels, and in whatever
+ * order, the result is the one-thread result bit for bit. Running the two tasks one after the
+ * other on this thread makes the claim orders deterministic: the first task takes its own half,
+ * then steals all of the other's (from its far end); the second finds nothing left. Shapes with
+ * an odd number of panels, partial edge panels and several k blocks (a later block waits on the
+ * panel's earlier one), for the forward and backward_input problems that use the queue. */
+TEST(panel_queue_matches_one_thread_in_any_claim_order) {
+    Shape shapes[] = {{64, 600, 2000}, {33, 1000, 100}, {7, 1601, 20}, {120, 770, 768}};
+    const GemmKernel *kernels[] = {&gemm_kernel_portable, &gemm_kernel_avx512};
+    int n_kernels = cpu_features()->avx512 ? 2 : 1;
+    for (int kernel_index = 0; kernel_index < n_kernels; kernel_index++) {
+        const GemmKernel *kernel = kernels[kernel_index];
+        for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
+            int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K;
+            float *inp = random_floats((long)M * K), *weight = random_floats((long)N * K), *bias = random_floats(N);
+            float *dout = random_floats((long)M * N);
+            float *outputs[3];
+            for (int order = 0; order < 3; order++) {
+                /* order 0: one thread (gemm_serial); 1: task 0 then task 1; 2: task 1 then task 0 */
+                float *out = malloc(((long)M * N + (long)M * K) * sizeof(float)), *dinp = out + (long)M * N;
+                for (long i = 0; i < (long)M * N + (long)M * K; i++) out[i] = NAN;
+                GemmProblem problems[2] = {gemm_forward_problem(out, inp, weight, bias, M, N, K),
+                                           gemm_backward_input_problem(dinp, dout, weight, M, N, K)};
+                for (int pass = 0; pass < 2; pass++) {
+                    GemmBuffer whole = {0}, scratch = {0}, squares = {0};
+                    if (order == 0) {
+                        gemm_serial(kernel, &problems[pass], &whole, &scratch, &squares);
+                    } else {
+                        GemmPlan plan;
+                        GemmQueue queue;
+                        gemm_plan(&plan, kernel, &problems[pass], 2);
+                        CHECK(plan.panel_queue && plan.tasks == 2, "%s M=%d N=%d K=%d pass %d: no panel queue",
+                              kernel->name, M, N, K, pass);
+                        gemm_queue_start(&plan, &queue);
+                        float *task_scratch = gemm_buffer_reserve(&scratch, gemm_scratch_floats(&plan));
+                        gemm_run_task(&plan, order == 1 ? 0 : 1, task_scratch);
+                        gemm_run_task(&plan, order == 1 ? 1 : 0, task_scratch);
+                    }
+                    free(whole.data), free(scratch.data), free(squares.data);
+                }
+                outputs[order] = out;
+            }
+            long total = (long)M * N + (long)M * K;
+            for (int order = 1; order < 3; order++)
+                CHECK(memcmp(outputs[0], outputs[order], total * sizeof(float)) == 0,
+                      "%s M=%d N=%d K=%d: claim order %d differs from one thread", kernel->name, M, N, K, order);
+            int finite = 1;
+            for (long i = 0; i < total; i++) finite &= isfinite(outputs[0][i]) != 0;
+            CHECK(finite, "%s M=%d N=%d K=%d: an output was not written", kernel->name, M, N, K);
+            for (int order = 0; order < 3; order++) free(outputs[order]);
+            free(inp), free(weight), free(bias), free(dout);
+        }
+    }
+}
+
 TEST(auto_picks_an_available_fp32_rung) {
     const MatmulRung *rung = matmul_auto();
     CHECK(rung->available(), "auto picked %s, which is not available", rung->name);
@@ -352,6 +410,7 @@ int main(void) {
     rng_seed(&rng, 20240520);
     RUN_TEST(every_available_rung_matches_the_reference);
     RUN_TEST(pooled_rungs_are_deterministic_for_any_thread_count);
+    RUN_TEST(panel_queue_matches_one_thread_in_any_claim_order);
     RUN_TEST(auto_picks_an_available_fp32_rung);
     pool_shutdown();
     return TEST_SUMMARY();

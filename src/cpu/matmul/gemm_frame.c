@@ -157,7 +157,8 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
      * other is slowed (on the Zen 5 VM one core ran 8-12% slower than the other for an hour, each
      * alone). Cutting n into more tasks would pack A again for each; instead each thread packs A
      * once per k block and claims B panels from a shared counter until none are left. */
-    if (per_thread_a && n_threads == 2 && p->k > 0 && plan->n_padded / nr <= GEMM_QUEUE_MAX_PANELS) {
+    if (per_thread_a && n_threads == 2 && p->k > 0 && plan->n_padded / nr <= GEMM_QUEUE_MAX_PANELS &&
+        ceil_div(p->k, kernel->kc) <= GEMM_QUEUE_MAX_BLOCKS) {
         plan->panel_queue = 1;
         plan->task_cols = plan->n_padded;
         plan->tasks_n = 1;
@@ -169,10 +170,12 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     plan->pack_parts = n_threads > 1 ? min_int(units, TASKS_PER_THREAD * n_threads) : 1;
 }
 
+static unsigned long long queue_word(unsigned long long block, int panels);
+
 void gemm_queue_start(GemmPlan *plan, GemmQueue *queue) {
     plan->queue = plan->panel_queue ? queue : NULL;
     if (!plan->panel_queue) return;
-    atomic_init(&queue->unclaimed, (unsigned long long)(plan->n_padded / plan->kernel->nr));
+    atomic_init(&queue->unclaimed, queue_word(0, plan->n_padded / plan->kernel->nr));
     for (int panel = 0; panel < plan->n_padded / plan->kernel->nr; panel++) atomic_init(&queue->blocks_done[panel], 0);
 }
 
@@ -417,22 +420,34 @@ static void cpu_relax(void) {
 #endif
 }
 
-/* Claims a B panel of a panel queue for the task at `end` (0: the front, 1: the back): the k
- * block's first or last unclaimed panel, or the next k block's once this one's are all claimed.
- * Returns 0 when none are left. The two tasks claim from opposite ends, each walking through
- * adjacent weight panels: with the claims interleaved instead (panel 0, 1, 2, ... to whichever
- * task asked), the forwards ran 3-6% slower on Zen 5, which fits each core's L2 streaming
- * prefetcher running on into a panel that the other core then reads (NOTES.md, round twelve). */
-static int queue_claim(GemmQueue *queue, int end, int panels, int blocks, int *block, int *panel) {
+/* The queue's word (GemmQueue.unclaimed) at the start of k block `block`: each task's range of
+ * panels [first, end) is its half, task 0's the left one. Fields: [63:48] k block; task 0's first
+ * and end in [47:36] and [35:24], task 1's in [23:12] and [11:0]. */
+static unsigned long long queue_word(unsigned long long block, int panels) {
+    unsigned long long half = (unsigned long long)(panels + 1) / 2;
+    return block << 48 | half << 24 | half << 12 | (unsigned long long)panels;
+}
+
+/* Claims a B panel for task `task` (0 or 1) of a panel queue: the first panel left in its own
+ * range, else the last one left in the other task's range, else the next k block's. Returns 0
+ * when none are left. Each task thus walks its half of the weight upwards, as two fixed column
+ * tasks do, and only a faster core takes panels from the other's end. Claims handed out in
+ * turn instead (panel 0, 1, 2, ... to whichever task asked) ran the forwards 3-6% slower on
+ * Zen 5, and the two tasks walking towards each other from both ends 1-3% slower: each core's
+ * L2 prefetcher streams on past a panel, into the next one up (NOTES.md, round twelve). */
+static int queue_claim(GemmQueue *queue, int task, int panels, int blocks, int *block, int *panel) {
     unsigned long long word = atomic_load_explicit(&queue->unclaimed, memory_order_relaxed);
     for (;;) {
-        unsigned long long block_index = word >> 32, first = (word >> 16) & 0xFFFF, last = word & 0xFFFF;
-        if (first >= last) {
+        unsigned long long block_index = word >> 48, first[2], end[2];
+        first[0] = word >> 36 & 0xFFF, end[0] = word >> 24 & 0xFFF, first[1] = word >> 12 & 0xFFF, end[1] = word & 0xFFF;
+        if (first[0] >= end[0] && first[1] >= end[1]) {
             if ((long long)block_index + 1 >= blocks) return 0;
-            block_index++, first = 0, last = (unsigned long long)panels;
+            unsigned long long fresh = queue_word(++block_index, panels);
+            first[0] = fresh >> 36 & 0xFFF, end[0] = fresh >> 24 & 0xFFF, first[1] = fresh >> 12 & 0xFFF, end[1] = fresh & 0xFFF;
         }
-        unsigned long long taken = end == 0 ? first++ : --last;
-        unsigned long long updated = block_index << 32 | first << 16 | last;
+        int other = 1 - task;
+        unsigned long long taken = first[task] < end[task] ? first[task]++ : --end[other];
+        unsigned long long updated = block_index << 48 | first[0] << 36 | end[0] << 24 | first[1] << 12 | end[1];
         if (atomic_compare_exchange_weak_explicit(&queue->unclaimed, &word, updated, memory_order_relaxed,
                                                   memory_order_relaxed)) {
             *block = (int)block_index;
@@ -442,8 +457,7 @@ static int queue_claim(GemmQueue *queue, int end, int panels, int blocks, int *b
     }
 }
 
-/* A panel queue's task (plan->panel_queue): claims (k block, panel) pairs from its end of the
- * queue, packing A itself once per k block, and the next claim's panel between this one's tiles
+/* A panel queue's task (plan->panel_queue): claims (k block, panel) pairs (queue_claim), packing A itself once per k block, and the next claim's panel between this one's tiles
  * while both are in the same k block. Every tile gets the same kernel calls in the same k order
  * whichever task claims it, so results do not depend on the threads. A k block after the first
  * adds to C: it waits until the panel's previous block is done. That block was claimed earlier

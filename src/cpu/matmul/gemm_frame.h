@@ -82,12 +82,13 @@ GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const fl
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
                                          int N, int K, int accumulate, double *squares);
 
-/* Most B panels a panel queue serves (gemm_plan falls back to fixed column tasks above it). */
+/* Most B panels and k blocks a panel queue serves (gemm_plan uses fixed column tasks beyond). */
 #define GEMM_QUEUE_MAX_PANELS 512
+#define GEMM_QUEUE_MAX_BLOCKS 65536
 
-/* The shared state of a panel queue (GemmPlan.panel_queue): the k block being handed out and its
- * panels not yet claimed, [first, end), packed in one word as [63:32] block, [31:16] first,
- * [15:0] end; and for each panel the k blocks finished. */
+/* The shared state of a panel queue (GemmPlan.panel_queue): in one word, the k block being handed
+ * out and each task's range of its panels not yet claimed (gemm_frame.c, queue_word); and for
+ * each panel the k blocks finished. */
 typedef struct GemmQueue {
     _Atomic unsigned long long unclaimed;
     atomic_int blocks_done[GEMM_QUEUE_MAX_PANELS];
@@ -109,8 +110,8 @@ typedef struct GemmPlan {
     int tasks_m, tasks_n, tasks; /* task grid, row-major: task = tm * tasks_n + tn */
     int pack_parts;              /* the whole packing is split into this many parallel parts */
     int panel_queue;             /* two tasks, one a thread: each packs A itself and claims B panels
-                                  * one at a time from `queue`, task 0 from the front and task 1 from
-                                  * the back, so a slower core does fewer */
+                                  * one at a time from `queue`, its own half first, then what is left
+                                  * of the other's, so a slower core does fewer */
     GemmQueue *queue;            /* with panel_queue, set by the caller (gemm_queue_start) */
     float *whole;                /* the whole-packed operand, set by the caller (gemm_whole_floats) */
     double *tile_squares;        /* with problem.squares: one sum per MR x NR tile, set by the caller
