@@ -357,17 +357,24 @@ static BlockPass block_pass(const GemmPlan *plan, long k0, int streaming, int m0
     return block;
 }
 
+/* The B micro-panel to pack while another one's tiles run: columns j of the k block at k0. */
+typedef struct NextPanel {
+    int j;       /* < 0: none */
+    long k0, k_len;
+    float *panel;
+} NextPanel;
+
 /* Runs the tiles of one k block's rows against the B micro-panel at columns j (columns < n1 are
- * C's). With next_j >= 0 it also packs the micro-panel at next_j into next_panel, a share of its
+ * C's). It also packs the `next` micro-panel (in this k block or the next one), a share of its
  * parts after each tile, the kernel prefetching each share's source while it computes. */
 static void run_panel(const GemmPlan *plan, const BlockPass *block, const float *b_micro, long b_step, int j,
-                      int n1, int next_j, float *next_panel) {
+                      int n1, const NextPanel *next) {
     const GemmProblem *p = &plan->problem;
     const GemmKernel *kernel = plan->kernel;
     GemmPackPanel pack = kernel->pack ? kernel->pack : gemm_pack_panel;
     int mr = kernel->mr, nr = kernel->nr;
-    long k0 = block->k0, k_len = block->k_len;
-    long parts = (k_len + PIPELINE_PART_STEPS - 1) / PIPELINE_PART_STEPS;
+    long k_len = block->k_len;
+    long parts = (next->k_len + PIPELINE_PART_STEPS - 1) / PIPELINE_PART_STEPS;
     int tiles = ceil_div(block->m1 - block->m0, mr);
     long tiles_down = plan->m_padded / mr; /* tile_squares is column major over the tiles */
     int cols = min_int(nr, n1 - j);
@@ -378,10 +385,10 @@ static void run_panel(const GemmPlan *plan, const BlockPass *block, const float 
         int tile = (i - block->m0) / mr;
         long part_p0 = 0, part_p1 = 0;
         GemmPrefetch next_part = {0}, *prefetch = NULL;
-        if (next_j >= 0) {
-            part_p0 = min_int((int)(parts * tile / tiles * PIPELINE_PART_STEPS), (int)k_len);
-            part_p1 = min_int((int)(parts * (tile + 1) / tiles * PIPELINE_PART_STEPS), (int)k_len);
-            next_part = b_part_lines(p, next_j, min_int(nr, n1 - next_j), k0, part_p0, part_p1);
+        if (next->j >= 0) {
+            part_p0 = min_int((int)(parts * tile / tiles * PIPELINE_PART_STEPS), (int)next->k_len);
+            part_p1 = min_int((int)(parts * (tile + 1) / tiles * PIPELINE_PART_STEPS), (int)next->k_len);
+            next_part = b_part_lines(p, next->j, min_int(nr, n1 - next->j), next->k0, part_p0, part_p1);
             if (part_p1 > part_p0) prefetch = &next_part;
         }
         int rows = min_int(mr, block->m1 - i);
@@ -394,7 +401,7 @@ static void run_panel(const GemmPlan *plan, const BlockPass *block, const float 
         else
             edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols, block->store, bias_j,
                       tile_squares, prefetch);
-        if (part_p1 > part_p0) pack_b_part(pack, next_panel, p, next_j, n1, nr, k0, part_p0, part_p1);
+        if (part_p1 > part_p0) pack_b_part(pack, next->panel, p, next->j, n1, nr, next->k0, part_p0, part_p1);
     }
 }
 
@@ -457,8 +464,9 @@ static int queue_claim(GemmQueue *queue, int task, int panels, int blocks, int *
     }
 }
 
-/* A panel queue's task (plan->panel_queue): claims (k block, panel) pairs (queue_claim), packing A itself once per k block, and the next claim's panel between this one's tiles
- * while both are in the same k block. Every tile gets the same kernel calls in the same k order
+/* A panel queue's task (plan->panel_queue): claims (k block, panel) pairs (queue_claim), packing
+ * A itself once per k block, and the next claim's panel (in this k block or the next) between
+ * this one's tiles. Every tile gets the same kernel calls in the same k order
  * whichever task claims it, so results do not depend on the threads. A k block after the first
  * adds to C: it waits until the panel's previous block is done. That block was claimed earlier
  * (all of a block's claims come before the next block's) by a task that only ever waits on claims
@@ -488,12 +496,17 @@ static void run_queue_task(const GemmPlan *plan, int task, float *scratch) {
         block.a_base = a_block;
         if (!current_packed) pack_b_part(pack, b_panels[current], p, j, p->n, nr, block.k0, 0, block.k_len);
         int next_claimed = queue_claim(queue, task, panels, blocks, &next_block, &next_panel);
-        int next_j = plan->pipeline_b && next_claimed && next_block == block_index ? next_panel * nr : -1;
+        NextPanel next = {-1, 0, 0, b_panels[current ^ 1]};
+        if (plan->pipeline_b && next_claimed) { /* in this k block or the next: B does not depend on A */
+            next.j = next_panel * nr;
+            next.k0 = (long)next_block * kernel->kc;
+            next.k_len = min_int(kernel->kc, p->k - (int)next.k0);
+        }
         if (block_index > 0)
             while (atomic_load_explicit(&queue->blocks_done[panel], memory_order_acquire) < block_index) cpu_relax();
-        run_panel(plan, &block, b_panels[current], nr, j, p->n, next_j, b_panels[current ^ 1]);
+        run_panel(plan, &block, b_panels[current], nr, j, p->n, &next);
         atomic_store_explicit(&queue->blocks_done[panel], block_index + 1, memory_order_release);
-        current_packed = next_j >= 0;
+        current_packed = next.j >= 0;
         if (current_packed) current ^= 1;
         claimed = next_claimed, block_index = next_block, panel = next_panel;
     }
@@ -521,6 +534,8 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
      * gradients gained 1-5%, and 5-7% more with 64-step parts (round eleven). */
     int pipelined = !plan->direct_b && !plan->whole_b && plan->pipeline_b;
     int streaming = may_stream(plan, n0);
+    int current = 0;      /* b_panels[current]: this panel when pipelined */
+    int first_packed = 0; /* the k block's first panel already packed during the previous block */
 
     for (int k0 = 0; k0 < p->k; k0 += kernel->kc) {
         BlockPass block = block_pass(plan, k0, streaming, m0, m1);
@@ -530,8 +545,7 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
             pack_a_block(pack, a_block, p, m0, m1, k0, block.k_len, mr);
             block.a_base = a_block;
         }
-        int current = 0; /* b_panels[current]: this panel when pipelined */
-        if (pipelined) pack_b_part(pack, b_panels[0], p, n0, n1, nr, k0, 0, block.k_len);
+        if (pipelined && !first_packed) pack_b_part(pack, b_panels[current], p, n0, n1, nr, k0, 0, block.k_len);
         for (int j = n0; j < n1; j += nr) {
             const float *b_micro;
             long b_step = nr;
@@ -546,9 +560,18 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
                 pack_b_part(pack, b_panels[0], p, j, n1, nr, k0, 0, block.k_len);
                 b_micro = b_panels[0];
             }
-            int next_j = pipelined && j + nr < n1 ? j + nr : -1;
-            run_panel(plan, &block, b_micro, b_step, j, n1, next_j, b_panels[current ^ 1]);
-            current ^= 1;
+            /* the next panel: this block's next one, or after its last the next block's first */
+            NextPanel next = {-1, k0, block.k_len, b_panels[current ^ 1]};
+            if (pipelined && j + nr < n1) {
+                next.j = j + nr;
+            } else if (pipelined && k0 + kernel->kc < p->k) {
+                next.j = n0;
+                next.k0 = k0 + kernel->kc;
+                next.k_len = min_int(kernel->kc, p->k - (int)next.k0);
+            }
+            run_panel(plan, &block, b_micro, b_step, j, n1, &next);
+            first_packed = next.j >= 0;
+            if (pipelined) current ^= 1;
         }
     }
     finish_streaming(streaming);
