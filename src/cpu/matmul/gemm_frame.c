@@ -154,9 +154,10 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     plan->tasks_n = ceil_div(p->n, plan->task_cols);
     plan->tasks = plan->tasks_m * plan->tasks_n;
     /* Two fixed column tasks, one a thread, leave the faster core idle at the end whenever the
-     * other is slowed (on the Zen 5 VM one core ran 8-12% slower than the other for an hour, each
-     * alone). Cutting n into more tasks would pack A again for each; instead each thread packs A
-     * once per k block and claims B panels from a shared counter until none are left. */
+     * other is slowed (on the Zen 5 VM either core has run 5-12% slower than the other for an
+     * hour, each alone). Cutting n into more tasks would pack A again for each; instead each
+     * thread packs A once per k block, works through its half of the B panels and then takes
+     * what is left of the other's (queue_claim). */
     if (per_thread_a && n_threads == 2 && p->k > 0 && plan->n_padded / nr <= GEMM_QUEUE_MAX_PANELS &&
         ceil_div(p->k, kernel->kc) <= GEMM_QUEUE_MAX_BLOCKS) {
         plan->panel_queue = 1;
@@ -170,7 +171,13 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     plan->pack_parts = n_threads > 1 ? min_int(units, TASKS_PER_THREAD * n_threads) : 1;
 }
 
-static unsigned long long queue_word(unsigned long long block, int panels);
+/* The queue's word (GemmQueue.unclaimed) at the start of k block `block`: each task's range of
+ * panels [first, end) is its half, task 0's the left one. Fields: [63:48] k block; task 0's first
+ * and end in [47:36] and [35:24], task 1's in [23:12] and [11:0]. */
+static unsigned long long queue_word(unsigned long long block, int panels) {
+    unsigned long long half = (unsigned long long)(panels + 1) / 2;
+    return block << 48 | half << 24 | half << 12 | (unsigned long long)panels;
+}
 
 void gemm_queue_start(GemmPlan *plan, GemmQueue *queue) {
     plan->queue = plan->panel_queue ? queue : NULL;
@@ -425,14 +432,6 @@ static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
-}
-
-/* The queue's word (GemmQueue.unclaimed) at the start of k block `block`: each task's range of
- * panels [first, end) is its half, task 0's the left one. Fields: [63:48] k block; task 0's first
- * and end in [47:36] and [35:24], task 1's in [23:12] and [11:0]. */
-static unsigned long long queue_word(unsigned long long block, int panels) {
-    unsigned long long half = (unsigned long long)(panels + 1) / 2;
-    return block << 48 | half << 24 | half << 12 | (unsigned long long)panels;
 }
 
 /* Claims a B panel for task `task` (0 or 1) of a panel queue: the first panel left in its own
