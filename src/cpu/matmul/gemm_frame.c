@@ -444,13 +444,14 @@ static void cpu_relax(void) {
 static int queue_claim(GemmQueue *queue, int task, int panels, int blocks, int *block, int *panel) {
     unsigned long long word = atomic_load_explicit(&queue->unclaimed, memory_order_relaxed);
     for (;;) {
-        unsigned long long block_index = word >> 48, first[2], end[2];
-        first[0] = word >> 36 & 0xFFF, end[0] = word >> 24 & 0xFFF, first[1] = word >> 12 & 0xFFF, end[1] = word & 0xFFF;
-        if (first[0] >= end[0] && first[1] >= end[1]) {
-            if ((long long)block_index + 1 >= blocks) return 0;
-            unsigned long long fresh = queue_word(++block_index, panels);
-            first[0] = fresh >> 36 & 0xFFF, end[0] = fresh >> 24 & 0xFFF, first[1] = fresh >> 12 & 0xFFF, end[1] = fresh & 0xFFF;
+        unsigned long long state = word;
+        if ((state >> 36 & 0xFFF) >= (state >> 24 & 0xFFF) && (state >> 12 & 0xFFF) >= (state & 0xFFF)) {
+            /* this k block's panels are all claimed */
+            if ((long long)(state >> 48) + 1 >= blocks) return 0;
+            state = queue_word((state >> 48) + 1, panels);
         }
+        unsigned long long block_index = state >> 48, first[2], end[2];
+        first[0] = state >> 36 & 0xFFF, end[0] = state >> 24 & 0xFFF, first[1] = state >> 12 & 0xFFF, end[1] = state & 0xFFF;
         int other = 1 - task;
         unsigned long long taken = first[task] < end[task] ? first[task]++ : --end[other];
         unsigned long long updated = block_index << 48 | first[0] << 36 | end[0] << 24 | first[1] << 12 | end[1];
@@ -465,12 +466,12 @@ static int queue_claim(GemmQueue *queue, int task, int panels, int blocks, int *
 
 /* A panel queue's task (plan->panel_queue): claims (k block, panel) pairs (queue_claim), packing
  * A itself once per k block, and the next claim's panel (in this k block or the next) between
- * this one's tiles. Every tile gets the same kernel calls in the same k order
- * whichever task claims it, so results do not depend on the threads. A k block after the first
- * adds to C: it waits until the panel's previous block is done. That block was claimed earlier
- * (all of a block's claims come before the next block's) by a task that only ever waits on claims
- * earlier still, and works through its own claims in order, so the wait always ends; it only
- * happens near the end of a k block. */
+ * this one's tiles. Every tile gets the same kernel calls in the same k order whichever task
+ * claims it, so results do not depend on the threads. A k block after the first adds to C: it
+ * waits until the panel's previous block is done. That block was claimed earlier (all of a
+ * block's claims come before the next block's) by a task that only ever waits on claims earlier
+ * still, and works through its own claims in order, so the wait always ends; it only happens
+ * near the end of a k block. */
 static void run_queue_task(const GemmPlan *plan, int task, float *scratch) {
     const GemmProblem *p = &plan->problem;
     const GemmKernel *kernel = plan->kernel;
