@@ -349,9 +349,10 @@ TEST(pooled_rungs_are_deterministic_for_any_thread_count) {
  * other on this thread makes the claim orders deterministic: the first task takes its own half,
  * then steals all of the other's (from its far end); the second finds nothing left. Shapes with
  * an odd number of panels, partial edge panels and several k blocks (a later block waits on the
- * panel's earlier one), for the forward and backward_input problems that use the queue. */
+ * panel's earlier one), for the forward and backward_input problems that use the queue; the
+ * last is wide (625 panels for avx512, 3,750 for the portable kernel; GPT-2's head has 1,048). */
 TEST(panel_queue_matches_one_thread_in_any_claim_order) {
-    Shape shapes[] = {{64, 600, 2000}, {33, 1000, 100}, {7, 1601, 20}, {120, 770, 768}};
+    Shape shapes[] = {{64, 600, 2000}, {33, 1000, 100}, {7, 1601, 20}, {120, 770, 768}, {9, 30000, 40}};
     const GemmKernel *kernels[] = {&gemm_kernel_portable, &gemm_kernel_avx512};
     int n_kernels = cpu_features()->avx512 ? 2 : 1;
     for (int kernel_index = 0; kernel_index < n_kernels; kernel_index++) {

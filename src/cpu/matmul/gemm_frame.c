@@ -24,8 +24,6 @@
 #define L1_ALIASING_FLOATS 1024
 /* B read in place by every row task must stay in a core's L2 (1 MiB on Zen 5, 2 MiB on the Xeon). */
 #define DIRECT_B_CACHED_BYTES (1L << 20)
-/* Widest n for which two threads each pack A themselves (see gemm_plan): GPT-2's layers, not its head. */
-#define PER_THREAD_A_MAX_N 4096
 /* With A packed whole: panels a column task should get when there are tasks enough (gemm_plan). */
 #define MIN_PANELS_PER_TASK 8
 /* Fewest rows a task gets when m is cut finely: the attproj weight gradient on 16 threads ran
@@ -108,13 +106,14 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     /* A B packed panel by panel is packed a part at a time between the previous panel's tiles
      * when the kernel can prefetch its source (gemm_run_task). */
     plan->pipeline_b = kernel->prefetches;
-    /* On two threads a packed B (forward, backward_input) leaves A to be packed by each column
-     * task into its own L2, once per thread: no second pool run, no A block read back from L3,
+    /* On two threads a packed B (forward, backward_input) leaves A to be packed by each of two
+     * tasks into its own L2, once per thread: no second pool run, no A block read back from L3,
      * for twice the packing of a small operand. Measured +6-8% on the n = 768 forwards and the
-     * layers' input gradients, the same on the others (NOTES.md, round eight). Not for a wide n
-     * (the head's forward): one long task a thread cannot balance a core slowed by a neighbour,
-     * and there the shared pack is a small part of the call. */
-    int per_thread_a = n_threads <= 2 && !plan->direct_b && plan->tasks_m == 1 && p->n <= PER_THREAD_A_MAX_N;
+     * layers' input gradients, the same on the others (NOTES.md, round eight). The two tasks
+     * share the B panels out through a panel queue (below), which also balances the head's
+     * forward (1,048 panels): with it, +1.5-2% there against the shared pack and 16 tasks. */
+    int per_thread_a = n_threads == 2 && !plan->direct_b && plan->tasks_m == 1 && p->k > 0 &&
+                       plan->n_padded / nr <= GEMM_QUEUE_MAX_PANELS && ceil_div(p->k, kernel->kc) <= GEMM_QUEUE_MAX_BLOCKS;
     if (!plan->direct_b && b_small && plan->tasks_m > 1 && !(a_small && a_bytes < b_bytes && n_threads > 1))
         plan->whole_b = 1;
     else if (a_small && n_threads > 1 && !per_thread_a &&
@@ -158,8 +157,7 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
      * hour, each alone). Cutting n into more tasks would pack A again for each; instead each
      * thread packs A once per k block, works through its half of the B panels and then takes
      * what is left of the other's (queue_claim). */
-    if (per_thread_a && n_threads == 2 && p->k > 0 && plan->n_padded / nr <= GEMM_QUEUE_MAX_PANELS &&
-        ceil_div(p->k, kernel->kc) <= GEMM_QUEUE_MAX_BLOCKS) {
+    if (per_thread_a) {
         plan->panel_queue = 1;
         plan->task_cols = plan->n_padded;
         plan->tasks_n = 1;

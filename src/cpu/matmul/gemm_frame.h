@@ -82,8 +82,9 @@ GemmProblem gemm_backward_input_problem(float *dinp, const float *dout, const fl
 GemmProblem gemm_backward_weight_problem(float *dweight, const float *dout, const float *inp, int M,
                                          int N, int K, int accumulate, double *squares);
 
-/* Most B panels and k blocks a panel queue serves (gemm_plan uses fixed column tasks beyond). */
-#define GEMM_QUEUE_MAX_PANELS 512
+/* Most B panels and k blocks a panel queue serves (the largest its claim word holds; gemm_plan
+ * shares a whole-packed A out to column tasks beyond). */
+#define GEMM_QUEUE_MAX_PANELS 4095
 #define GEMM_QUEUE_MAX_BLOCKS 65536
 
 /* The shared state of a panel queue (GemmPlan.panel_queue): in one word, the k block being handed
