@@ -8,12 +8,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define MAX_THREADS 256
 #define SPIN_ROUNDS 200000 /* about 50-100 microseconds of spinning before a worker sleeps */
 
 static struct {
     int size; /* threads including the caller */
-    pthread_t threads[MAX_THREADS];
+    pthread_t threads[POOL_MAX_THREADS];
     pthread_mutex_t lock;
     pthread_cond_t wake;
     atomic_uint generation;      /* bumped for each pool_run and for shutdown */
@@ -95,7 +94,7 @@ void pool_shutdown(void) {
 
 void pool_init(int n_threads) {
     if (n_threads <= 0) n_threads = cpu_count();
-    if (n_threads > MAX_THREADS) n_threads = MAX_THREADS;
+    if (n_threads > POOL_MAX_THREADS) n_threads = POOL_MAX_THREADS;
     if (pool.size == n_threads) return;
     pool_shutdown();
     pool.size = n_threads;

@@ -6,6 +6,9 @@
 #ifndef CGPT_THREADPOOL_H
 #define CGPT_THREADPOOL_H
 
+/* Most threads a pool has (pool_init caps n_threads here): per-thread buffers may be sized by it. */
+#define POOL_MAX_THREADS 256
+
 /* Starts (or resizes to) n_threads threads including the caller; 0 means one per online CPU. */
 void pool_init(int n_threads);
 /* Number of threads that run tasks (>= 1), starting the pool with one per CPU if needed. */

@@ -3,7 +3,8 @@
  * output block is four 16x16 fp32 tiles fed by tdpbf16ps. In forward and backward_input, B is the
  * weight matrix and each task packs its own slice of it, a depth chunk at a time, right before use
  * (deep products in fixed depth slices, summed afterwards); backward_weight does the same for the
- * layers' 768-row gradients and packs both operands first for the others. fp32 in/out. */
+ * layers' 768-row gradients; for the others it packs B first and each task packs its own rows of
+ * A. fp32 in/out. */
 #include "cpu/matmul/matmul.h"
 
 #include "util/cpu.h"
@@ -23,7 +24,7 @@ enum {
     TILE_ROWS = 16,      /* rows of every tile; also the fp32 columns of a C tile (64 bytes) */
     TILE_PAIRS = 16,     /* K-pairs in an A or B tile: 32 bf16 = 64 bytes per A row */
     BLOCK = 32,          /* output block per kernel call: 2 x 2 C tiles */
-    MAX_TILE_BLOCKS = 8, /* largest output tile of one task, in blocks per side */
+    MAX_TILE_BLOCKS = 8, /* most row blocks of one tile task (it packs their A: 256 rows) */
     CHUNK_PAIRS = 384,   /* K-pairs of B packed at a time: two 16-column panels = 48 KiB, L1-sized */
     MAX_ROW_BLOCKS = 8,  /* row blocks of one streaming task (their C tiles wait in a 32 KiB scratch) */
     SLICE_PAIRS = 2 * CHUNK_PAIRS, /* streamed products deeper than this are cut into depth slices */
@@ -81,22 +82,16 @@ typedef struct {
     int rows, cols, depth;
     int pairs;                     /* K-pairs, padded to whole tiles */
     Bf16Source a, b;
-    uint32_t *a_packed, *b_packed; /* 16-row panels of A (1 KiB tiles), 16-column panels of B (VNNI);
-                                      b_packed only when both are packed up front */
+    uint32_t *a_packed, *b_packed; /* 16-row panels of A (1 KiB tiles), 16-column panels of B (VNNI):
+                                      a_packed when streaming B, b_packed when not */
     Bf16PackPlan a_plan, b_plan;
-    int tile_blocks_down, tile_blocks_across, col_tiles; /* output tile of one task, in 32x32 blocks */
+    int tile_blocks_down;           /* not streaming: row blocks of one tile task (all columns) */
     int row_groups, rows_per_group; /* streaming: task = one column block x one group of row blocks */
     int slices, slice_pairs;        /* streaming: depth slices summed afterwards in order (partials) */
     float *partials;
     double *block_squares;          /* backward_weight's sum of squares (matmul.h): one per output
                                        block, column major over the blocks; NULL if not asked */
 } Gemm;
-
-static void pack_task(void *context, int task) {
-    const Gemm *g = context;
-    if (task < g->a_plan.tasks) bf16_run_pack_plan(&g->a_plan, task);
-    else bf16_run_pack_plan(&g->b_plan, task - g->a_plan.tasks);
-}
 
 /* Adds a 32x32 block of finished sums (scratch, row stride BLOCK) to out at block (row, col), or
  * writes it over out plus bias when overwriting. Edges are masked, so rows and columns past the
@@ -173,25 +168,34 @@ static void block_product(const uint32_t *a0, long a_panel, int q0, const uint32
     _tile_stored(C11, scratch + 16 * BLOCK + 16, BLOCK * 4);
 }
 
-/* Both operands packed up front: out block at (row, col) over the whole depth. */
-static void block_kernel(const Gemm *g, int block_row, int block_col, float *scratch) {
-    const long panel = (long)TILE_ROWS * g->pairs; /* dwords per panel, both operands */
-    block_product(g->a_packed + 2L * block_row * panel, panel, 0, g->b_packed + 2L * block_col * panel, panel,
-                  g->pairs, scratch, 1, 0);
-    store_block(g, block_row, block_col, scratch);
-}
+/* Each worker's buffer for the rows of A its tile tasks pack (kept between calls, like `packed`). */
+static PackBuffer tile_a[POOL_MAX_THREADS];
 
+/* Rows of output blocks [first_row, first_row + tile_blocks_down) over every column, B packed up
+ * front. The task packs those rows of A itself, so that its tiles read them from this core's
+ * caches: packed by a pool run before, as B is, every A tile came from whichever core had packed
+ * it, and the qkv, fc and head weight gradients ran 8-24% slower in `bench --gemm` on the Xeon
+ * (NOTES.md round thirteen). Across all columns, each row of A is packed once, as before. */
 static void tile_task(void *context, int task) {
     const Gemm *g = context;
     _Alignas(64) float scratch[BLOCK * BLOCK];
     configure_tiles();
-    int row_blocks = (g->rows + BLOCK - 1) / BLOCK, col_blocks = (g->cols + BLOCK - 1) / BLOCK;
-    int first_row = task / g->col_tiles * g->tile_blocks_down, first_col = task % g->col_tiles * g->tile_blocks_across;
+    int row_blocks = bf16_div_up(g->rows, BLOCK), col_blocks = bf16_div_up(g->cols, BLOCK);
+    int first_row = task * g->tile_blocks_down;
     int last_row = first_row + g->tile_blocks_down < row_blocks ? first_row + g->tile_blocks_down : row_blocks;
-    int last_col = first_col + g->tile_blocks_across < col_blocks ? first_col + g->tile_blocks_across : col_blocks;
-    /* a B block (two panels, the whole depth) stays in L1/L2 while the A blocks of the tile pass */
-    for (int bc = first_col; bc < last_col; bc++)
-        for (int br = first_row; br < last_row; br++) block_kernel(g, br, bc, scratch);
+    const long panel = (long)TILE_ROWS * g->pairs; /* dwords per 16-row or 16-column panel */
+    uint32_t *a_rows = pack_buffer_reserve(&tile_a[pool_worker_index()], (size_t)2 * g->tile_blocks_down * panel);
+    for (int a_panel = 2 * first_row; a_panel < 2 * last_row; a_panel++) /* as BF16_A_TILES lays them out */
+        for (int q = 0; q < g->pairs; q += TILE_PAIRS)
+            bf16_pack_row_major((uint16_t *)(a_rows + (a_panel - 2 * first_row) * panel + (long)q * TILE_ROWS), 32,
+                                &g->a, a_panel * TILE_ROWS, TILE_ROWS, q, q + TILE_PAIRS);
+    /* a B block (two panels, the whole depth) stays in L1/L2 while the task's A blocks pass */
+    for (int bc = 0; bc < col_blocks; bc++)
+        for (int br = first_row; br < last_row; br++) {
+            block_product(a_rows + 2L * (br - first_row) * panel, panel, 0, g->b_packed + 2L * bc * panel, panel,
+                          g->pairs, scratch, 1, 0);
+            store_block(g, br, bc, scratch);
+        }
     if (g->nontemporal) _mm_sfence(); /* streaming stores visible before the pool reports the task done */
     _tile_release(); /* tile data back to its initial state: no 8 KiB to save on context switches */
 }
@@ -286,12 +290,13 @@ static void reduce_task(void *context, int task) {
 }
 
 static void pack_a_task(void *context, int task) { bf16_run_pack_plan(&((const Gemm *)context)->a_plan, task); }
+static void pack_b_task(void *context, int task) { bf16_run_pack_plan(&((const Gemm *)context)->b_plan, task); }
 
 /* Packed panels of the latest call, kept between calls (the model calls with the same shapes every
  * step). One buffer, so the rung is not reentrant: calls must not overlap (cgpt calls from one thread).
  * Two ways through a call: streaming (forward and backward_input: A packed here, B inside the
- * tasks; the partial sums of depth slices share the buffer), or both operands packed first and
- * then 2D output tiles (backward_weight's larger gradients, whose operands are both activations). */
+ * tasks; the partial sums of depth slices share the buffer), or B packed here and A inside the
+ * tasks, by rows (backward_weight's larger gradients, whose operands are both activations). */
 static PackBuffer packed;
 
 static void gemm(Gemm *g) {
@@ -328,25 +333,16 @@ static void gemm(Gemm *g) {
         if (g->slices > 1) pool_run(row_blocks * col_blocks, reduce_task, g);
         return;
     }
-    size_t a_dwords = (size_t)row_blocks * BLOCK * g->pairs, b_dwords = (size_t)col_blocks * BLOCK * g->pairs;
-    g->a_packed = pack_buffer_reserve(&packed, a_dwords + b_dwords);
-    g->b_packed = g->a_packed + a_dwords; /* a_dwords is a multiple of 512: stays 64-byte aligned */
-    bf16_plan_pack(&g->a_plan, &g->a, g->a_packed, TILE_ROWS, 2 * row_blocks, g->pairs, BF16_A_TILES);
+    size_t b_dwords = (size_t)col_blocks * BLOCK * g->pairs;
+    g->b_packed = pack_buffer_reserve(&packed, b_dwords);
     bf16_plan_pack(&g->b_plan, &g->b, g->b_packed, TILE_ROWS, 2 * col_blocks, g->pairs, BF16_PAIR_MAJOR);
-    pool_run(g->a_plan.tasks + g->b_plan.tasks, pack_task, g);
-
-    /* output tiles: as large as keeps several per thread; only which thread computes an element
-     * depends on this, never its sum order */
+    pool_run(g->b_plan.tasks, pack_b_task, g);
+    /* row tiles: as many rows as keep several tasks per thread; only which thread computes an
+     * element depends on this, never its sum order */
     int down = row_blocks < MAX_TILE_BLOCKS ? row_blocks : MAX_TILE_BLOCKS;
-    int across = col_blocks < MAX_TILE_BLOCKS ? col_blocks : MAX_TILE_BLOCKS;
-    while (bf16_div_up(row_blocks, down) * bf16_div_up(col_blocks, across) < 4 * threads && (down > 1 || across > 1)) {
-        if (across >= down && across > 1) across = bf16_div_up(across, 2);
-        else down = bf16_div_up(down, 2);
-    }
+    while (down > 1 && bf16_div_up(row_blocks, down) < 4 * threads) down = bf16_div_up(down, 2);
     g->tile_blocks_down = down;
-    g->tile_blocks_across = across;
-    g->col_tiles = bf16_div_up(col_blocks, across);
-    pool_run(bf16_div_up(row_blocks, down) * g->col_tiles, tile_task, g);
+    pool_run(bf16_div_up(row_blocks, down), tile_task, g);
 }
 
 static int amx_available(void) { return amx_usable(); }
@@ -402,8 +398,8 @@ static void amx_backward_weight(float *dweight, const float *dout, const float *
      * their sums of squares come from the registers. Gradients of few rows (GPT-2's attproj and
      * fcproj, 768) go the streaming way, each task packing its own 32 columns of inp: their
      * products took 8-30% less time in five step breakdowns on the Xeon. With more rows (qkv, fc,
-     * the head) the 2D tiles over operands packed first measured as fast or faster (NOTES.md,
-     * round ten). */
+     * the head) tasks of whole rows, each packing its own rows of dout^T, measured as fast or
+     * faster (NOTES.md, rounds ten and thirteen). */
     Gemm g = {.out = dweight, .ldo = K, .overwrite = !accumulate, .nontemporal = !accumulate,
               .stream_b = N <= STREAM_WEIGHT_GRADIENT_MAX_ROWS, .rows = N, .cols = K, .depth = M,
               .block_squares = block_squares,
