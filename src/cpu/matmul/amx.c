@@ -174,7 +174,7 @@ static PackBuffer tile_a[POOL_MAX_THREADS];
 /* Rows of output blocks [first_row, first_row + tile_blocks_down) over every column, B packed up
  * front. The task packs those rows of A itself, so that its tiles read them from this core's
  * caches: packed by a pool run before, as B is, every A tile came from whichever core had packed
- * it, and the qkv, fc and head weight gradients ran 8-24% slower in `bench --gemm` on the Xeon
+ * it, and the qkv, fc and head weight gradients ran 12-35% slower in `bench --gemm` on the Xeon
  * (NOTES.md round thirteen). Across all columns, each row of A is packed once, as before. */
 static void tile_task(void *context, int task) {
     const Gemm *g = context;
