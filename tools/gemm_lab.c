@@ -37,6 +37,7 @@ typedef struct {
     char whole; /* 0: frame's choice; 'a', 'b', 'n' */
     int no_direct; /* pack B even where the kernel could read it in place */
     int no_pipeline; /* pack each B panel just before its tiles, not between the previous panel's */
+    int no_copy;     /* plain-copy B parts packed between tiles, not copied inside the kernel */
     int no_queue;    /* one fixed column task a thread where the frame would use a panel queue */
     int task_cols;   /* columns per task (a multiple of NR); 0: the frame's choice */
     int task_rows;   /* rows per task (a multiple of MR); 0: the frame's choice */
@@ -61,6 +62,7 @@ static void variant_run(const GemmProblem *problem) {
     }
     if (variant->no_direct) plan.direct_b = 0;
     if (variant->no_pipeline) plan.pipeline_b = 0;
+    if (variant->no_copy) plan.copy_b = 0;
     if (variant->task_rows) {
         plan.task_rows = variant->task_rows;
         plan.tasks_m = (problem->m + plan.task_rows - 1) / plan.task_rows;
@@ -119,6 +121,7 @@ static const MatmulRung *parse_variant(const char *spec, int slot) {
         else if (!strcmp(item, "nodirect")) v->no_direct = 1;
         else if (!strcmp(item, "nopipe")) v->no_pipeline = 1;
         else if (!strcmp(item, "noqueue")) v->no_queue = 1;
+        else if (!strcmp(item, "nocopy")) v->no_copy = 1;
         else if (!strcmp(item, "default")) continue;
         else return NULL;
     }
@@ -159,7 +162,7 @@ int main(int argc, char **argv) {
             char *plus = strstr(argv[i], "+sq");
             if (plus && !plus[3]) *plus = 0, with_squares[n_rungs] = 1;
             int is_variant = strchr(argv[i], '=') || !strcmp(argv[i], "generic") || !strcmp(argv[i], "nodirect") ||
-                             !strcmp(argv[i], "nopipe") || !strcmp(argv[i], "noqueue") ||
+                             !strcmp(argv[i], "nopipe") || !strcmp(argv[i], "noqueue") || !strcmp(argv[i], "nocopy") ||
                              !strcmp(argv[i], "default");
             const MatmulRung *rung = is_variant ? parse_variant(argv[i], n_rungs) : matmul_find(argv[i]);
             if (!rung || !rung->available()) { fprintf(stderr, "rung %s unknown or unavailable\n", argv[i]); return 2; }

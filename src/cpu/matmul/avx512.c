@@ -96,16 +96,32 @@ static void avx512_kernel(long k_len, const float *a_panel, const float *b_panel
          * so that a few lines at a time are in flight rather than a burst that fills the miss
          * buffers. (A separate loop: the blocked one cost ~1% where nothing is prefetched.) */
         long lines_left = prefetch->rows * prefetch->lines;
-        long interval = lines_left && k_len / lines_left > 0 ? k_len / lines_left : 1;
+        long vectors_left = prefetch->copy_rows * prefetch->copy_vectors;
+        long work = lines_left > vectors_left ? lines_left : vectors_left;
+        long interval = work && k_len / work > 0 ? k_len / work : 1;
         const char *row = prefetch->base;
-        int line = 0;
+        const float *copy_from = prefetch->copy_from;
+        float *copy_to = prefetch->copy_to;
+        int line = 0, vector = 0;
         for (long p = 0; p < k_len; p += interval) {
             if (lines_left > 0) {
                 _mm_prefetch(row + 64 * line, _MM_HINT_T0);
                 if (++line == prefetch->lines) line = 0, row += prefetch->row_stride;
                 lines_left--;
             }
+            /* a vector of the copy: a load and a store in the load/store ports the FMAs leave idle */
+            if (vectors_left > 0) {
+                _mm512_storeu_ps(copy_to + 16 * vector, _mm512_loadu_ps(copy_from + 16 * vector));
+                if (++vector == prefetch->copy_vectors)
+                    vector = 0, copy_from += prefetch->copy_from_stride, copy_to += prefetch->copy_to_stride;
+                vectors_left--;
+            }
             avx512_steps(sum, &a, &b, b_step, p + interval < k_len ? interval : k_len - p);
+        }
+        for (; vectors_left > 0; vectors_left--) { /* more vectors than k steps */
+            _mm512_storeu_ps(copy_to + 16 * vector, _mm512_loadu_ps(copy_from + 16 * vector));
+            if (++vector == prefetch->copy_vectors)
+                vector = 0, copy_from += prefetch->copy_from_stride, copy_to += prefetch->copy_to_stride;
         }
     }
 
@@ -205,7 +221,7 @@ static void avx512_pack(float *dst, const float *src, long lane_stride, long k_s
 
 const GemmKernel gemm_kernel_avx512 = {
     .name = "avx512", .mr = AVX512_MR, .nr = AVX512_NR, .kc = AVX512_KC, .mc = AVX512_MC,
-    .kernel = avx512_kernel, .pack = avx512_pack, .prefetches = 1,
+    .kernel = avx512_kernel, .pack = avx512_pack, .prefetches = 1, .copies = 1,
 };
 
 static int has_avx512(void) { return cpu_features()->avx512; }
