@@ -78,6 +78,53 @@ static inline __attribute__((always_inline)) void avx512_steps(__m512 sum[AVX512
     *b_at = b;
 }
 
+/* Where a kernel's side copy (GemmPrefetch.copy_*) has got to. */
+typedef struct CopyCursor {
+    const float *from;
+    float *to;
+    int vector;
+    long units_left;
+} CopyCursor;
+
+/* Stores the four 128-bit lanes of `quad` to k steps 0, 4, 8, 12 of a transposed copy: lane L
+ * holds four lanes' values of step 4L + (the step within the quad). */
+static inline __attribute__((always_inline)) void avx512_store_quad(float *to, long to_stride, __m512 quad) {
+    _mm_storeu_ps(to, _mm512_castps512_ps128(quad));
+    _mm_storeu_ps(to + 4 * to_stride, _mm512_extractf32x4_ps(quad, 1));
+    _mm_storeu_ps(to + 8 * to_stride, _mm512_extractf32x4_ps(quad, 2));
+    _mm_storeu_ps(to + 12 * to_stride, _mm512_extractf32x4_ps(quad, 3));
+}
+
+/* One unit of the side copy: a 16-float vector, or (transposed) 16 steps of 4 source rows, put
+ * into place by two rounds of interleaves that leave four lanes of one step in each 128-bit lane
+ * (eight shuffles and sixteen 16-byte stores for 64 floats, within the registers the tile leaves
+ * free; the whole-panel packer's 16 x 16 transposes need all 32). */
+static inline __attribute__((always_inline)) void avx512_copy_unit(CopyCursor *cursor, const GemmPrefetch *side) {
+    float *to = cursor->to;
+    if (!side->copy_transposed) {
+        _mm512_storeu_ps(to + 16 * cursor->vector, _mm512_loadu_ps(cursor->from + 16 * cursor->vector));
+        if (++cursor->vector == side->copy_vectors)
+            cursor->vector = 0, cursor->from += side->copy_from_stride, cursor->to += side->copy_to_stride;
+    } else {
+        long stride = side->copy_from_stride, to_stride = side->copy_to_stride;
+        const float *from = cursor->from + 16 * cursor->vector;
+        __m512 row0 = _mm512_loadu_ps(from), row1 = _mm512_loadu_ps(from + stride);
+        __m512 row2 = _mm512_loadu_ps(from + 2 * stride), row3 = _mm512_loadu_ps(from + 3 * stride);
+        /* pairs: lane L of low01 = row0[4L], row1[4L], row0[4L+1], row1[4L+1]; high01 the same for 4L+2, 4L+3 */
+        __m512d low01 = _mm512_castps_pd(_mm512_unpacklo_ps(row0, row1));
+        __m512d high01 = _mm512_castps_pd(_mm512_unpackhi_ps(row0, row1));
+        __m512d low23 = _mm512_castps_pd(_mm512_unpacklo_ps(row2, row3));
+        __m512d high23 = _mm512_castps_pd(_mm512_unpackhi_ps(row2, row3));
+        to += 16L * cursor->vector * to_stride;
+        avx512_store_quad(to, to_stride, _mm512_castpd_ps(_mm512_unpacklo_pd(low01, low23)));
+        avx512_store_quad(to + to_stride, to_stride, _mm512_castpd_ps(_mm512_unpackhi_pd(low01, low23)));
+        avx512_store_quad(to + 2 * to_stride, to_stride, _mm512_castpd_ps(_mm512_unpacklo_pd(high01, high23)));
+        avx512_store_quad(to + 3 * to_stride, to_stride, _mm512_castpd_ps(_mm512_unpackhi_pd(high01, high23)));
+        if (++cursor->vector == side->copy_vectors) cursor->vector = 0, cursor->from += 4 * stride, cursor->to += 4;
+    }
+    cursor->units_left--;
+}
+
 static void avx512_kernel(long k_len, const float *a_panel, const float *b_panel, long b_step,
                           float *c, long c_row_stride, int store, const float *bias, double *squares,
                           const GemmPrefetch *prefetch) {
@@ -96,33 +143,24 @@ static void avx512_kernel(long k_len, const float *a_panel, const float *b_panel
          * so that a few lines at a time are in flight rather than a burst that fills the miss
          * buffers. (A separate loop: the blocked one cost ~1% where nothing is prefetched.) */
         long lines_left = prefetch->rows * prefetch->lines;
-        long vectors_left = prefetch->copy_rows * prefetch->copy_vectors;
-        long work = lines_left > vectors_left ? lines_left : vectors_left;
+        CopyCursor copy = {prefetch->copy_from, prefetch->copy_to, 0,
+                           (prefetch->copy_transposed ? prefetch->copy_rows / 4 : prefetch->copy_rows) *
+                               prefetch->copy_vectors};
+        long work = lines_left > copy.units_left ? lines_left : copy.units_left;
         long interval = work && k_len / work > 0 ? k_len / work : 1;
         const char *row = prefetch->base;
-        const float *copy_from = prefetch->copy_from;
-        float *copy_to = prefetch->copy_to;
-        int line = 0, vector = 0;
+        int line = 0;
         for (long p = 0; p < k_len; p += interval) {
             if (lines_left > 0) {
                 _mm_prefetch(row + 64 * line, _MM_HINT_T0);
                 if (++line == prefetch->lines) line = 0, row += prefetch->row_stride;
                 lines_left--;
             }
-            /* a vector of the copy: a load and a store in the load/store ports the FMAs leave idle */
-            if (vectors_left > 0) {
-                _mm512_storeu_ps(copy_to + 16 * vector, _mm512_loadu_ps(copy_from + 16 * vector));
-                if (++vector == prefetch->copy_vectors)
-                    vector = 0, copy_from += prefetch->copy_from_stride, copy_to += prefetch->copy_to_stride;
-                vectors_left--;
-            }
+            /* the copy's loads and stores go to ports the FMAs leave idle */
+            if (copy.units_left > 0) avx512_copy_unit(&copy, prefetch);
             avx512_steps(sum, &a, &b, b_step, p + interval < k_len ? interval : k_len - p);
         }
-        for (; vectors_left > 0; vectors_left--) { /* more vectors than k steps */
-            _mm512_storeu_ps(copy_to + 16 * vector, _mm512_loadu_ps(copy_from + 16 * vector));
-            if (++vector == prefetch->copy_vectors)
-                vector = 0, copy_from += prefetch->copy_from_stride, copy_to += prefetch->copy_to_stride;
-        }
+        while (copy.units_left > 0) avx512_copy_unit(&copy, prefetch); /* more units than k steps */
     }
 
     /* Two copies of the store, so that the usual one (no squares) stays as lean as before: with

@@ -106,7 +106,7 @@ void gemm_plan(GemmPlan *plan, const GemmKernel *kernel, const GemmProblem *prob
     /* A B packed panel by panel is packed a part at a time between the previous panel's tiles
      * when the kernel can prefetch its source (gemm_run_task). */
     plan->pipeline_b = kernel->prefetches;
-    plan->copy_b = kernel->copies && p->b_col_stride == 1 && kernel->nr % 16 == 0;
+    plan->copy_b = kernel->copies && kernel->nr % 16 == 0;
     /* On two threads a packed B (forward, backward_input) leaves A to be packed by each of two
      * tasks into its own L2, once per thread: no second pool run, no A block read back from L3,
      * for twice the packing of a small operand. Measured +6-8% on the n = 768 forwards and the
@@ -332,6 +332,28 @@ static GemmPrefetch b_part_lines(const GemmProblem *p, int j, int lanes, long k0
     return (GemmPrefetch){0};
 }
 
+/* Whether k steps [p0, p1) of a full B micro-panel can be copied by a kernel (plan->copy_b), and
+ * if so the copy's fields in `into`: B's lanes contiguous (backward_input's weight) is a plain
+ * copy of each k step's lanes; each lane's k steps contiguous (forward's weight) a transposed one,
+ * 16 steps at a time. */
+static int b_part_copy(const GemmProblem *p, int j, int nr, long k0, long p0, long p1, float *panel,
+                       GemmPrefetch *into) {
+    if (p->b_col_stride == 1) {
+        into->copy_from = p->b + (k0 + p0) * p->b_row_stride + j;
+        into->copy_rows = p1 - p0, into->copy_vectors = nr / 16, into->copy_transposed = 0;
+        into->copy_from_stride = p->b_row_stride;
+    } else if (p->b_row_stride == 1 && (p1 - p0) % 16 == 0 && nr % 4 == 0) {
+        into->copy_from = p->b + (long)j * p->b_col_stride + k0 + p0;
+        into->copy_rows = nr, into->copy_vectors = (int)((p1 - p0) / 16), into->copy_transposed = 1;
+        into->copy_from_stride = p->b_col_stride;
+    } else {
+        return 0;
+    }
+    into->copy_to = panel + p0 * nr;
+    into->copy_to_stride = nr;
+    return 1;
+}
+
 /* Packs k steps [p0, p1) of the B micro-panel at columns [j, n1) of k block k0 into panel. */
 static void pack_b_part(GemmPackPanel pack, float *panel, const GemmProblem *p, int j, int n1, int nr, long k0,
                         long p0, long p1) {
@@ -385,30 +407,24 @@ static void run_panel(const GemmPlan *plan, const BlockPass *block, const float 
     long tiles_down = plan->m_padded / mr; /* tile_squares is column major over the tiles */
     int cols = min_int(nr, n1 - j);
     const float *bias_j = block->bias ? block->bias + j : NULL;
-    /* A plain-copy part is copied by the next tile's kernel, once its lines have come in */
+    /* A part of a full panel is copied by the kernel of the tile after the one that prefetched it
+     * (plan->copy_b); otherwise it is packed right after that tile. */
     int copy = plan->copy_b && next->j >= 0 && n1 - next->j >= nr;
-    long copy_p0 = 0, copy_p1 = 0;
+    GemmPrefetch pending = {0}; /* the copy the tile before prefetched, for this tile's kernel */
+    long pending_p0 = 0, pending_p1 = 0;
     /* each tile streams the B micro-panel (144 KB at KC 768) and its A micro-panel from L2 */
     for (int i = block->m0; i < block->m1; i += mr) {
         /* this tile's share of the next panel: parts [tile * parts / tiles, ...) */
         int tile = (i - block->m0) / mr;
         long part_p0 = 0, part_p1 = 0;
-        GemmPrefetch next_part = {0}, *prefetch = NULL;
+        GemmPrefetch side = pending;
         if (next->j >= 0) {
             part_p0 = min_int((int)(parts * tile / tiles * PIPELINE_PART_STEPS), (int)next->k_len);
             part_p1 = min_int((int)(parts * (tile + 1) / tiles * PIPELINE_PART_STEPS), (int)next->k_len);
-            next_part = b_part_lines(p, next->j, min_int(nr, n1 - next->j), next->k0, part_p0, part_p1);
-            if (part_p1 > part_p0) prefetch = &next_part;
-            if (copy && copy_p1 > copy_p0) {
-                next_part.copy_from = p->b + (next->k0 + copy_p0) * p->b_row_stride + next->j;
-                next_part.copy_to = next->panel + copy_p0 * nr;
-                next_part.copy_rows = copy_p1 - copy_p0;
-                next_part.copy_from_stride = p->b_row_stride;
-                next_part.copy_to_stride = nr;
-                next_part.copy_vectors = nr / 16;
-                prefetch = &next_part;
-            }
+            GemmPrefetch lines = b_part_lines(p, next->j, min_int(nr, n1 - next->j), next->k0, part_p0, part_p1);
+            side.base = lines.base, side.rows = lines.rows, side.row_stride = lines.row_stride, side.lines = lines.lines;
         }
+        const GemmPrefetch *prefetch = side.rows * side.lines > 0 || side.copy_rows > 0 ? &side : NULL;
         int rows = min_int(mr, block->m1 - i);
         const float *a_micro = block->a_base + (long)(i - block->m0) * k_len;
         float *c = p->c + (long)i * p->c_row_stride + j;
@@ -419,10 +435,13 @@ static void run_panel(const GemmPlan *plan, const BlockPass *block, const float 
         else
             edge_tile(kernel, k_len, a_micro, b_micro, b_step, c, p->c_row_stride, rows, cols, block->store, bias_j,
                       tile_squares, prefetch);
-        if (copy) copy_p0 = part_p0, copy_p1 = part_p1;
-        else if (part_p1 > part_p0) pack_b_part(pack, next->panel, p, next->j, n1, nr, next->k0, part_p0, part_p1);
+        pending = (GemmPrefetch){0};
+        pending_p0 = part_p0, pending_p1 = part_p1;
+        if (part_p1 > part_p0 && !(copy && b_part_copy(p, next->j, nr, next->k0, part_p0, part_p1, next->panel, &pending)))
+            pack_b_part(pack, next->panel, p, next->j, n1, nr, next->k0, part_p0, part_p1);
     }
-    if (copy_p1 > copy_p0) pack_b_part(pack, next->panel, p, next->j, n1, nr, next->k0, copy_p0, copy_p1);
+    if (pending.copy_rows > 0) /* the last tile's part */
+        pack_b_part(pack, next->panel, p, next->j, n1, nr, next->k0, pending_p0, pending_p1);
 }
 
 /* Whether the tiles of columns from n0 may be streamed past the caches (see block_pass). */

@@ -26,12 +26,14 @@ typedef struct GemmPrefetch {
     int lines;
     /* Optionally, vectors of 16 floats to copy as well, spread over the k loop like the lines:
      * `copy_rows` rows of `copy_vectors` vectors, from copy_from (rows copy_from_stride floats
-     * apart) to copy_to (rows copy_to_stride apart). copy_rows 0: none. A kernel that sets
+     * apart) to copy_to (rows copy_to_stride apart). copy_rows 0: none. With copy_transposed, a
+     * source row is a destination column instead: element (row r, float f) of the source goes to
+     * copy_to[f * copy_to_stride + r] (copy_rows a multiple of 4). A kernel that sets
      * GemmKernel.copies must finish the copy before it returns. */
     const float *copy_from;
     float *copy_to;
     long copy_rows, copy_from_stride, copy_to_stride;
-    int copy_vectors;
+    int copy_vectors, copy_transposed;
 } GemmPrefetch;
 
 /* Computes one MR x NR tile: sum over p < k_len of a_panel[p*MR + i] * b_panel[p*b_step + j].
@@ -62,8 +64,8 @@ typedef struct GemmKernel {
     GemmPackPanel pack; /* NULL: gemm_pack_panel */
     int prefetches;     /* the kernel honours GemmPrefetch: B panels packed per panel are then packed
                          * a part at a time between the previous panel's tiles */
-    int copies;         /* the kernel honours GemmPrefetch's copy: a plain-copy B part is then copied
-                         * inside the next tile's kernel, after the tile before prefetched it */
+    int copies;         /* the kernel honours GemmPrefetch's copy: a B part is then copied inside the
+                         * next tile's kernel, after the tile before prefetched it */
 } GemmKernel;
 
 /* C[m, n] (+)= A[m, k] . B[k, n] (+ bias[n]).
@@ -117,9 +119,9 @@ typedef struct GemmPlan {
     int direct_b;                /* B's rows are contiguous along n: kernels read B in place */
     int pipeline_b;              /* B packed per panel: the next panel packed between this one's tiles
                                   * (kernels that prefetch; tools/gemm_lab's `nopipe` clears it) */
-    int copy_b;                  /* with pipeline_b, a B that is a plain copy (backward_input's weight):
-                                  * each part copied by the kernel of the tile after the one that
-                                  * prefetched it (tools/gemm_lab's `nocopy` clears it) */
+    int copy_b;                  /* with pipeline_b: each part of a full B panel copied by the kernel of
+                                  * the tile after the one that prefetched it (tools/gemm_lab's
+                                  * `nocopy` clears it) */
     int task_rows, task_cols;    /* C rectangle per task (multiples of MR and NR) */
     int tasks_m, tasks_n, tasks; /* task grid, row-major: task = tm * tasks_n + tn */
     int pack_parts;              /* the whole packing is split into this many parallel parts */
