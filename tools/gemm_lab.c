@@ -10,7 +10,8 @@
  * A VARIANT runs the threaded frame with changed knobs, e.g. "kc=512,mc=128,whole=b" (kc, mc:
  * block sizes; whole: a, b or n(one) forces the whole-packed operand; generic: the portable
  * packer; nodirect: pack B even where the kernel could read it in place; nopipe: pack each B panel
- * just before its tiles, not between the previous panel's; noqueue: one fixed column task a thread
+ * just before its tiles, not between the previous panel's; nocopy: pack those parts between tiles,
+ * not inside the next tile's kernel; noqueue: one fixed column task a thread
  * where the frame would have the threads claim B panels from a queue; cols=N, rows=N: columns
  * or rows per task; default: the frame's own choices). A name ending in "+sq" (e.g. amx+sq) also asks
  * backward_weight for its sum of squares, as a step's last micro-step does.

@@ -1,5 +1,6 @@
 /* Rung "avx512": an AVX-512 FMA micro-kernel (8 x 48 register tile: 24 accumulators hide the FMA
- * latency on two pipes) and a 16 x 16 transposing packer, run on one thread by the GEMM frame
+ * latency on two pipes; it also copies the next weight panel's parts in the load/store ports the
+ * FMAs leave idle) and a 16 x 16 transposing packer, run on one thread by the GEMM frame
  * (gemm_frame.c), which does the cache blocking. The threaded rung reuses gemm_kernel_avx512.
  * This file is compiled with -mavx512f/bw/vl/dq -mfma; it only runs after cpu_features() agrees. */
 #include "cpu/matmul/gemm_frame.h"

@@ -563,7 +563,9 @@ void gemm_run_task(const GemmPlan *plan, int task, float *scratch) {
      * from memory (5-13% of a forward on one Zen 5 core, NOTES.md round ten); prefetched in one
      * burst per part, the parts measured 14% slower than that (the burst fills the miss buffers
      * the kernel needs); spread over the kernel's k loop, one thread's forwards and input
-     * gradients gained 1-5%, and 5-7% more with 64-step parts (round eleven). */
+     * gradients gained 1-5%, and 5-7% more with 64-step parts (round eleven). Copied inside the
+     * next tile's kernel instead of between tiles (plan->copy_b): +1-3% on two Zen 5 threads,
+     * neutral on the Xeon (round fourteen). */
     int pipelined = !plan->direct_b && !plan->whole_b && plan->pipeline_b;
     int streaming = may_stream(plan, n0);
     int current = 0;      /* b_panels[current]: this panel when pipelined */
