@@ -83,7 +83,7 @@ static void variant_run(const GemmProblem *problem) {
         plan.tasks = plan.tasks_m * plan.tasks_n;
     }
     plan.whole = gemm_buffer_reserve(&whole_buffer, gemm_whole_floats(&plan));
-    GemmQueue queue;
+    static GemmQueue queue;
     gemm_queue_start(&plan, &queue);
     for (int t = 0; t < pool_size(); t++) gemm_buffer_reserve(&scratch_buffers[t], gemm_scratch_floats(&plan));
     if (plan.whole_a || plan.whole_b) pool_run(plan.pack_parts, pack_task, &plan);

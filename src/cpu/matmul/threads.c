@@ -25,6 +25,8 @@ static int always(void) { return 1; }
 static GemmBuffer whole_buffer, squares_buffer;
 static GemmBuffer *thread_scratch;
 static int thread_scratch_count;
+/* The panel queue's state (16 KB: kept here rather than on the caller's stack). */
+static GemmQueue panel_queue;
 
 static void reserve_thread_scratch(int threads, size_t floats) {
     if (threads > thread_scratch_count) {
@@ -53,8 +55,7 @@ static void run(const GemmProblem *problem) {
     if (problem->squares)
         plan.tile_squares = (double *)gemm_buffer_reserve(&squares_buffer, 2 * gemm_tile_squares_count(&plan));
     reserve_thread_scratch(threads, gemm_scratch_floats(&plan));
-    GemmQueue queue;
-    gemm_queue_start(&plan, &queue);
+    gemm_queue_start(&plan, &panel_queue);
     if (plan.whole_a || plan.whole_b) pool_run(plan.pack_parts, pack_task, &plan);
     pool_run(plan.tasks, compute_task, &plan);
     if (problem->squares) gemm_finish_squares(&plan);
