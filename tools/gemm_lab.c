@@ -38,7 +38,7 @@ typedef struct {
     char whole; /* 0: frame's choice; 'a', 'b', 'n' */
     int no_direct; /* pack B even where the kernel could read it in place */
     int no_pipeline; /* pack each B panel just before its tiles, not between the previous panel's */
-    int no_copy;     /* plain-copy B parts packed between tiles, not copied inside the kernel */
+    int no_copy;     /* B parts packed between tiles, not copied inside the next tile's kernel */
     int no_queue;    /* one fixed column task a thread where the frame would use a panel queue */
     int task_cols;   /* columns per task (a multiple of NR); 0: the frame's choice */
     int task_rows;   /* rows per task (a multiple of MR); 0: the frame's choice */

@@ -17,9 +17,10 @@
  * kernel may treat it as GEMM_WRITE. */
 enum { GEMM_WRITE = 0, GEMM_ADD = 1, GEMM_STREAM = 2 };
 
-/* Lines a micro-kernel is asked to prefetch, spread evenly over its k loop: `rows` runs of `lines`
- * consecutive 64-byte lines, row_stride bytes apart. The frame names the source of the next B
- * panel's next part, which it packs right after the kernel returns (gemm_run_task). */
+/* Side work for a micro-kernel, spread evenly over its k loop. Lines to prefetch: `rows` runs of
+ * `lines` consecutive 64-byte lines, row_stride bytes apart; the frame names the source of the next
+ * B panel's next part. A copy: the part the tile before prefetched, which the frame would otherwise
+ * pack after the kernel returns (run_panel in gemm_frame.c). */
 typedef struct GemmPrefetch {
     const char *base;
     long rows, row_stride;
