@@ -3,7 +3,8 @@
  * backward_input into NaN-poisoned outputs, the accumulating backward passes from random non-zero
  * starting values, and backward_weight's overwriting mode into NaN-poisoned outputs. Also checks that the rungs using
  * the thread pool (threads, bf16, amx) give bit-identical results for any thread count, and that the
- * GEMM frame's panel queue does for any order in which its two tasks claim the panels. */
+ * GEMM frame's panel queue does for any order in which its two tasks claim the panels, and the
+ * avx512 kernel's side copies against a plain loop. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,46 @@ TEST(panel_queue_matches_one_thread_in_any_claim_order) {
     }
 }
 
+/* The avx512 kernel's side copies (GemmPrefetch.copy_*: the next weight panel's parts) against a
+ * plain loop, plain and transposed, for k loops shorter and longer than the copy, into a poisoned
+ * destination with a guard after it; the tile itself must come out as it does without them. */
+TEST(avx512_kernel_side_copies_match_a_plain_copy) {
+    if (!cpu_features()->avx512) return;
+    const GemmKernel *kernel = &gemm_kernel_avx512;
+    int mr = kernel->mr, nr = kernel->nr;
+    long k_lens[] = {1, 5, 64, 770};
+    for (int k = 0; k < 4; k++)
+        for (int transposed = 0; transposed < 2; transposed++) {
+            long k_len = k_lens[k];
+            float *a = random_floats(k_len * mr), *b = random_floats(k_len * nr);
+            float *c_plain = malloc((size_t)mr * nr * sizeof(float)), *c_side = malloc((size_t)mr * nr * sizeof(float));
+            /* plain: 37 rows of 3 vectors, source rows 53 floats apart, destination rows 48;
+             * transposed: 12 source rows (4 groups) of 4 vectors (64 floats) into columns of 48 */
+            long rows = transposed ? 12 : 37, vectors = transposed ? 4 : 3, from_stride = transposed ? 71 : 53;
+            long to_floats = transposed ? 16 * vectors * 48 : rows * 48, guard = 64;
+            float *from = random_floats(rows * from_stride), *to = malloc((size_t)(to_floats + guard) * sizeof(float));
+            poison(to, to_floats + guard);
+            GemmPrefetch side = {.copy_from = from, .copy_to = to, .copy_rows = rows, .copy_from_stride = from_stride,
+                                 .copy_to_stride = 48, .copy_vectors = (int)vectors, .copy_transposed = transposed};
+            kernel->kernel(k_len, a, b, nr, c_plain, nr, GEMM_WRITE, NULL, NULL, NULL);
+            kernel->kernel(k_len, a, b, nr, c_side, nr, GEMM_WRITE, NULL, NULL, &side);
+            CHECK(memcmp(c_plain, c_side, (size_t)mr * nr * sizeof(float)) == 0,
+                  "k_len %ld transposed %d: the tile changed with side copies", k_len, transposed);
+            int wrong = 0;
+            for (long r = 0; r < rows; r++)
+                for (long f = 0; f < 16 * vectors; f++) {
+                    float want = from[r * from_stride + f];
+                    float got = transposed ? to[f * 48 + r] : to[r * 48 + f];
+                    wrong += got != want;
+                }
+            int untouched = 1;
+            for (long i = to_floats; i < to_floats + guard; i++) untouched &= isnan(to[i]) != 0;
+            CHECK(wrong == 0, "k_len %ld transposed %d: %d floats copied wrong", k_len, transposed, wrong);
+            CHECK(untouched, "k_len %ld transposed %d: wrote past the destination", k_len, transposed);
+            free(a), free(b), free(c_plain), free(c_side), free(from), free(to);
+        }
+}
+
 TEST(auto_picks_an_available_fp32_rung) {
     const MatmulRung *rung = matmul_auto();
     CHECK(rung->available(), "auto picked %s, which is not available", rung->name);
@@ -412,6 +453,7 @@ int main(void) {
     RUN_TEST(every_available_rung_matches_the_reference);
     RUN_TEST(pooled_rungs_are_deterministic_for_any_thread_count);
     RUN_TEST(panel_queue_matches_one_thread_in_any_claim_order);
+    RUN_TEST(avx512_kernel_side_copies_match_a_plain_copy);
     RUN_TEST(auto_picks_an_available_fp32_rung);
     pool_shutdown();
     return TEST_SUMMARY();
